@@ -1,0 +1,216 @@
+use super::*;
+use crate::accuracy::check_against_reference;
+use crate::{Border, ConvSpec, Image, Kernel, Mode, Op, Strategy, named};
+
+/// A small deterministic generator (SplitMix64) so failures reproduce.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
+    }
+}
+
+fn image<T: Element>(rng: &mut Rng, w: usize, h: usize) -> Image<T> {
+    Image::from_fn(w, h, |_, _| T::from_f64(rng.unit() * 10.0)).unwrap()
+}
+
+fn check_all_executors<T: Element>(spec: &ConvSpec, src: &Image<T>) {
+    let out = spec.output_shape(src.shape()).unwrap();
+    let run = |name: &str, f: &dyn Fn(&mut Image<T>)| {
+        let mut dst = Image::<T>::zeros(out.width, out.height).unwrap();
+        f(&mut dst);
+        let verdict = check_against_reference(spec, &src.view(), &dst.view()).unwrap();
+        if let Err(m) = verdict {
+            panic!(
+                "{name} disagrees with the reference: {m}\nspec: {spec:?}\n{}",
+                Plan::new(spec).unwrap()
+            );
+        }
+    };
+    run("naive", &|d| {
+        naive(spec, &src.view(), &mut d.view_mut()).unwrap()
+    });
+    run("generic", &|d| {
+        Generic::new(spec)
+            .unwrap()
+            .apply(&src.view(), &mut d.view_mut())
+            .unwrap()
+    });
+}
+
+#[test]
+fn random_cases_agree_with_the_reference() {
+    let mut rng = Rng(7);
+    let borders = [
+        Border::Zero,
+        Border::Constant(2.5),
+        Border::Replicate,
+        Border::Reflect,
+        Border::Mirror,
+        Border::Wrap,
+    ];
+    for case in 0..300 {
+        let (kh, kw) = (1 + rng.below(6), 1 + rng.below(6));
+        let coeffs: Vec<f64> = if case % 3 == 0 {
+            (0..kh * kw).map(|_| (rng.below(7) as f64) - 3.0).collect()
+        } else {
+            (0..kh * kw).map(|_| rng.unit()).collect()
+        };
+        let kernel = if case % 5 == 0 {
+            let col: Vec<f64> = (0..kh).map(|_| rng.unit()).collect();
+            let row: Vec<f64> = (0..kw).map(|_| rng.unit()).collect();
+            Kernel::outer(&col, &row).unwrap()
+        } else {
+            Kernel::new(kh, kw, coeffs).unwrap()
+        };
+        let mode = match rng.below(4) {
+            0 => Mode::Valid,
+            1 => Mode::Same,
+            2 => Mode::Full,
+            _ => Mode::Explicit {
+                top: rng.below(5),
+                bottom: rng.below(5),
+                left: rng.below(5),
+                right: rng.below(5),
+            },
+        };
+        let spec = ConvSpec::new(kernel)
+            .op(if rng.below(2) == 0 {
+                Op::Correlate
+            } else {
+                Op::Convolve
+            })
+            .stride_yx(1 + rng.below(3), 1 + rng.below(3))
+            .dilation_yx(1 + rng.below(3), 1 + rng.below(3))
+            .mode(mode)
+            .border(borders[rng.below(borders.len())])
+            .strategy([Strategy::Auto, Strategy::Direct, Strategy::Auto][rng.below(3)]);
+        let (w, h) = (1 + rng.below(40), 1 + rng.below(30));
+        if spec.output_shape(crate::Shape::new(h, w)).is_err() {
+            continue;
+        }
+        if case % 2 == 0 {
+            check_all_executors(&spec, &image::<f32>(&mut rng, w, h));
+        } else {
+            check_all_executors(
+                &spec.clone().dtype(crate::DType::F64),
+                &image::<f64>(&mut rng, w, h),
+            );
+        }
+    }
+}
+
+#[test]
+fn separable_and_direct_paths_agree_on_named_kernels() {
+    let mut rng = Rng(11);
+    let src = image::<f32>(&mut rng, 53, 37);
+    for (name, size) in [
+        ("gaussian", (5, 5)),
+        ("sobel_y", (7, 7)),
+        ("box", (3, 9)),
+        ("binomial", (9, 1)),
+    ] {
+        for strategy in [Strategy::Direct, Strategy::Separable] {
+            for border in [Border::Zero, Border::Mirror, Border::Wrap] {
+                let spec = ConvSpec::new(named::build(name, &[], Some(size)).unwrap())
+                    .strategy(strategy)
+                    .border(border)
+                    .stride_yx(1 + rng.below(2), 1)
+                    .dilation_yx(1, 1 + rng.below(2));
+                check_all_executors(&spec, &src);
+            }
+        }
+    }
+}
+
+#[test]
+fn results_do_not_depend_on_the_thread_count() {
+    let mut rng = Rng(3);
+    let src = image::<f32>(&mut rng, 301, 517);
+    for name in ["gaussian", "laplacian", "sobel_x"] {
+        let base = ConvSpec::new(named::build(name, &[], None).unwrap());
+        let run = |threads: usize| {
+            let mut dst = Image::<f32>::zeros(301, 517).unwrap();
+            Generic::new(&base.clone().threads(threads))
+                .unwrap()
+                .apply(&src.view(), &mut dst.view_mut())
+                .unwrap();
+            dst
+        };
+        let one = run(1);
+        for t in [2, 3, 7] {
+            assert!(one == run(t), "{name}: {t} threads differ from 1");
+        }
+    }
+}
+
+#[test]
+fn pitched_views_read_and_write_only_their_pixels() {
+    let mut rng = Rng(5);
+    let (w, h, pitch) = (13, 9, 17);
+    let data: Vec<f32> = (0..h * pitch).map(|_| rng.unit() as f32).collect();
+    let src = ImageView::with_pitch(&data, w, h, pitch).unwrap();
+    let spec = ConvSpec::new(named::build("gaussian", &[], Some((3, 3))).unwrap());
+    let mut out = vec![-7.0f32; h * pitch];
+    Generic::new(&spec)
+        .unwrap()
+        .apply(
+            &src,
+            &mut ImageViewMut::with_pitch(&mut out, w, h, pitch).unwrap(),
+        )
+        .unwrap();
+    for y in 0..h {
+        assert!(
+            out[y * pitch + w..(y + 1) * pitch]
+                .iter()
+                .all(|&v| v == -7.0)
+        );
+    }
+    let packed = Image::from_fn(w, h, |y, x| data[y * pitch + x]).unwrap();
+    let mut want = Image::<f32>::zeros(w, h).unwrap();
+    Generic::new(&spec)
+        .unwrap()
+        .apply(&packed.view(), &mut want.view_mut())
+        .unwrap();
+    for y in 0..h {
+        assert_eq!(
+            &out[y * pitch..y * pitch + w],
+            &want.data()[y * w..(y + 1) * w]
+        );
+    }
+}
+
+#[test]
+fn wrong_shapes_and_types_are_errors() {
+    let spec = ConvSpec::new(named::build("box", &[], None).unwrap());
+    let src = Image::<f32>::zeros(8, 8).unwrap();
+    let mut small = Image::<f32>::zeros(7, 8).unwrap();
+    let g = Generic::<f32>::new(&spec).unwrap();
+    assert!(matches!(
+        g.apply(&src.view(), &mut small.view_mut()),
+        Err(ConvError::ShapeMismatch { what: "output", .. })
+    ));
+    let g64 = Generic::<f64>::new(&spec).unwrap();
+    let src64 = Image::<f64>::zeros(8, 8).unwrap();
+    let mut dst64 = Image::<f64>::zeros(8, 8).unwrap();
+    assert!(matches!(
+        g64.apply(&src64.view(), &mut dst64.view_mut()),
+        Err(ConvError::DTypeMismatch { .. })
+    ));
+    let valid = ConvSpec::new(named::build("box", &[], Some((9, 9))).unwrap()).mode(Mode::Valid);
+    let mut any = Image::<f32>::zeros(1, 1).unwrap();
+    assert!(matches!(
+        naive(&valid, &src.view(), &mut any.view_mut()),
+        Err(ConvError::KernelLargerThanInput { .. })
+    ));
+}

@@ -1,0 +1,523 @@
+//! The Plan: what every backend lowers.
+//!
+//! A [`Plan`] is plain data decided once from a [`ConvSpec`]: the taps of each pass
+//! (zero taps gone, ±1 taps marked by a unit coefficient, equal magnitudes grouped
+//! so that symmetric pairs share one multiply, the common factor pulled out), the
+//! padding, stride, dilation and border, and the schedule (rows per call). Backends
+//! never re-decide any of it.
+//!
+//! Evaluation order every backend starts from (they may reassociate within DESIGN.md's
+//! error bound): `out = scale * sum over terms of coeff * (sum plus taps - sum minus taps)`.
+
+use std::fmt;
+use std::ops::Range;
+
+use crate::analyze::{Analysis, Scaled, analyze};
+use crate::border::Border;
+use crate::element::DType;
+use crate::error::{ConvError, Result};
+use crate::spec::{Axes, ConvSpec, Op, Pads, Shape, Strategy};
+
+/// One kernel tap: kernel row `row` and column `col` of the applied (already
+/// flipped for convolve) kernel. It reads padded input position
+/// `(y * stride.y + row * dilation.y, x * stride.x + col * dilation.x)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Tap {
+    /// Kernel row.
+    pub row: usize,
+    /// Kernel column.
+    pub col: usize,
+}
+
+/// Taps sharing one coefficient magnitude: `coeff * (sum plus - sum minus)`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Term {
+    /// The shared magnitude (> 0); 1.0 means no multiply at all.
+    pub coeff: f64,
+    /// Taps added.
+    pub plus: Vec<Tap>,
+    /// Taps subtracted.
+    pub minus: Vec<Tap>,
+}
+
+impl Term {
+    /// True when the term needs no multiply.
+    pub fn is_unit(&self) -> bool {
+        self.coeff == 1.0
+    }
+    /// Every tap with its signed coefficient.
+    pub fn signed_taps(&self) -> impl Iterator<Item = (Tap, f64)> + '_ {
+        let c = self.coeff;
+        self.plus
+            .iter()
+            .map(move |&t| (t, c))
+            .chain(self.minus.iter().map(move |&t| (t, -c)))
+    }
+}
+
+/// The taps of one pass and the factor applied once to their sum.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stencil {
+    /// Kernel rows this pass spans (1 for a horizontal pass).
+    pub rows: usize,
+    /// Kernel columns this pass spans (1 for a vertical pass).
+    pub cols: usize,
+    /// Terms in a fixed order (first tap in row-major order).
+    pub terms: Vec<Term>,
+    /// Applied to the sum; 1.0 means no multiply.
+    pub scale: f64,
+}
+
+impl Stencil {
+    /// Groups the non-zero numerators of a `rows` x `cols` grid into terms.
+    pub fn from_grid(rows: usize, cols: usize, grid: &Scaled) -> Stencil {
+        let mut terms: Vec<Term> = Vec::new();
+        for (i, &v) in grid.values.iter().enumerate() {
+            if v == 0.0 {
+                continue;
+            }
+            let tap = Tap {
+                row: i / cols,
+                col: i % cols,
+            };
+            let term = match terms.iter_mut().find(|t| t.coeff == v.abs()) {
+                Some(t) => t,
+                None => {
+                    terms.push(Term {
+                        coeff: v.abs(),
+                        plus: vec![],
+                        minus: vec![],
+                    });
+                    terms.last_mut().unwrap()
+                }
+            };
+            if v > 0.0 {
+                term.plus.push(tap);
+            } else {
+                term.minus.push(tap);
+            }
+        }
+        Stencil {
+            rows,
+            cols,
+            terms,
+            scale: grid.scale,
+        }
+    }
+
+    /// Number of taps (non-zero coefficients).
+    pub fn taps(&self) -> usize {
+        self.terms
+            .iter()
+            .map(|t| t.plus.len() + t.minus.len())
+            .sum()
+    }
+
+    /// Multiplies the pass needs: one per non-unit term plus the scale.
+    pub fn multiplies(&self) -> usize {
+        self.terms.iter().filter(|t| !t.is_unit()).count() + usize::from(self.scale != 1.0)
+    }
+
+    /// Every tap with its full coefficient (`coeff * sign * scale`), in term order.
+    pub fn flat_taps(&self) -> Vec<(Tap, f64)> {
+        self.terms
+            .iter()
+            .flat_map(|t| t.signed_taps())
+            .map(|(tap, c)| (tap, c * self.scale))
+            .collect()
+    }
+}
+
+/// How the output is computed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Method {
+    /// One 2D pass over `rows_per_call` output rows at a time.
+    Direct(Stencil),
+    /// A horizontal 1D pass into a small ring of rows, then a vertical 1D pass.
+    Separable {
+        /// Row pass (taps have `row == 0`), run once per needed input row.
+        horizontal: Stencil,
+        /// Column pass over the ring (taps have `col == 0`).
+        vertical: Stencil,
+    },
+}
+
+/// Where the fast paths apply for one input shape.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Geometry {
+    /// Input shape.
+    pub input: Shape,
+    /// Output shape.
+    pub output: Shape,
+    /// Output columns whose every tap reads inside the input row: no border test.
+    /// Empty when the kernel is wider than the input.
+    pub interior_x: Range<usize>,
+    /// Output rows whose every tap reads inside the input.
+    pub interior_y: Range<usize>,
+}
+
+/// Everything a backend needs, decided once.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// Element type.
+    pub dtype: DType,
+    /// The op the kernel was given with (taps are already flipped for convolve).
+    pub op: Op,
+    /// Kernel height and width.
+    pub kernel: Shape,
+    /// Output step in input pixels.
+    pub stride: Axes<usize>,
+    /// Tap step in input pixels.
+    pub dilation: Axes<usize>,
+    /// Padding around the input.
+    pub pads: Pads,
+    /// Values read from the padding.
+    pub border: Border,
+    /// Fixed input shape, if any.
+    pub input: Option<Shape>,
+    /// The passes.
+    pub method: Method,
+    /// Output rows each call of a direct pass computes (their windows overlap, so
+    /// input rows loaded once serve several outputs).
+    pub rows_per_call: usize,
+    /// Worker threads (None: all cores).
+    pub threads: Option<usize>,
+    /// Kernel name for display.
+    pub name: Option<String>,
+    /// What analysis found (kept for `Display` and backends' diagnostics).
+    pub analysis: Analysis,
+}
+
+impl Plan {
+    /// Validates `spec`, analyzes its kernel and designs the passes.
+    ///
+    /// ```
+    /// use convc_core::{ConvSpec, Plan, named, plan::Method};
+    /// let plan = Plan::new(&ConvSpec::new(named::build("gaussian", &[], Some((5, 5)))?))?;
+    /// assert!(matches!(plan.method, Method::Separable { .. }));
+    /// # Ok::<(), convc_core::ConvError>(())
+    /// ```
+    pub fn new(spec: &ConvSpec) -> Result<Plan> {
+        spec.validate()?;
+        let applied = spec.applied_kernel();
+        let analysis = analyze(&applied);
+        let (kh, kw) = (applied.height(), applied.width());
+        let direct = || Method::Direct(Stencil::from_grid(kh, kw, &analysis.grid));
+        let separable = |r: &crate::analyze::Rank1| {
+            let mut horizontal = Stencil::from_grid(1, kw, &r.row);
+            let mut vertical = Stencil::from_grid(kh, 1, &r.col);
+            // One multiply by the combined factor, after the last pass.
+            vertical.scale *= horizontal.scale;
+            horizontal.scale = 1.0;
+            Method::Separable {
+                horizontal,
+                vertical,
+            }
+        };
+        let method = match (spec.strategy, &analysis.rank1) {
+            (Strategy::Direct, _) | (Strategy::Auto, None) => direct(),
+            (Strategy::Separable, None) => {
+                return Err(ConvError::InvalidOption(format!(
+                    "strategy `separable` needs a rank-1 kernel; this {kh}x{kw} kernel is not"
+                )));
+            }
+            (Strategy::Separable, Some(r)) => separable(r),
+            (Strategy::Auto, Some(r)) => {
+                // A split costs a second pass over a row buffer; it pays once the 2D
+                // pass has clearly more taps than the two 1D passes together.
+                let split_cost = r.col.nonzero() + r.row.nonzero() + 3;
+                if kh > 1 && kw > 1 && split_cost < analysis.grid.nonzero() {
+                    separable(r)
+                } else {
+                    direct()
+                }
+            }
+        };
+        Ok(Plan {
+            dtype: spec.dtype,
+            op: spec.op,
+            kernel: Shape::new(kh, kw),
+            stride: spec.stride,
+            dilation: spec.dilation,
+            pads: spec.pads()?,
+            border: spec.border,
+            input: spec.input,
+            method,
+            rows_per_call: 1,
+            threads: spec.threads,
+            name: spec.kernel.name().map(str::to_string),
+            analysis,
+        })
+    }
+
+    /// Rows of padded input one direct call reads: (R - 1) * sy + (kh - 1) * dy + 1.
+    pub fn window_rows(&self) -> usize {
+        (self.rows_per_call - 1) * self.stride.y + (self.kernel.height - 1) * self.dilation.y + 1
+    }
+
+    /// Output shape and fast-path regions for an input shape. With a fixed input
+    /// shape, any other shape is an error.
+    pub fn geometry(&self, input: Shape) -> Result<Geometry> {
+        crate::spec::check_fixed_input(self.input, input)?;
+        let output =
+            crate::spec::output_shape(input, self.kernel, self.pads, self.dilation, self.stride)?;
+        let interior = |n_in: usize, n_out: usize, before: usize, k: usize, d: usize, s: usize| {
+            // Output o is interior when o*s >= before and o*s - before + (k-1)*d < n_in.
+            let lo = before.div_ceil(s);
+            let span = (k - 1) * d;
+            let hi = if n_in + before > span {
+                ((n_in - 1 + before - span) / s + 1).min(n_out)
+            } else {
+                0
+            };
+            if lo < hi { lo..hi } else { 0..0 }
+        };
+        let p = self.pads;
+        Ok(Geometry {
+            input,
+            output,
+            interior_x: interior(
+                input.width,
+                output.width,
+                p.left,
+                self.kernel.width,
+                self.dilation.x,
+                self.stride.x,
+            ),
+            interior_y: interior(
+                input.height,
+                output.height,
+                p.top,
+                self.kernel.height,
+                self.dilation.y,
+                self.stride.y,
+            ),
+        })
+    }
+}
+
+fn write_scale(f: &mut fmt::Formatter<'_>, scale: f64) -> fmt::Result {
+    let inv = 1.0 / scale;
+    if scale == 1.0 {
+        Ok(())
+    } else if inv.fract() == 0.0 && inv.abs() < 1e9 && 1.0 / inv == scale {
+        write!(f, " / {inv}")
+    } else {
+        write!(f, " * {scale}")
+    }
+}
+
+impl fmt::Display for Stencil {
+    /// `x[0,2] - x[0,0] + 2*(x[1,2] - x[1,0])` style, with the scale last.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let tap = |t: &Tap| match (self.rows, self.cols) {
+            (1, _) => format!("x[{}]", t.col),
+            (_, 1) => format!("x[{}]", t.row),
+            _ => format!("x[{},{}]", t.row, t.col),
+        };
+        let bracket = self.scale != 1.0 && self.terms.len() > 1;
+        if bracket {
+            f.write_str("(")?;
+        }
+        if self.terms.is_empty() {
+            f.write_str("0")?;
+        }
+        for (i, term) in self.terms.iter().enumerate() {
+            let mut s = String::new();
+            for (j, t) in term.plus.iter().enumerate() {
+                if j > 0 {
+                    s.push_str(" + ");
+                }
+                s.push_str(&tap(t));
+            }
+            for (j, t) in term.minus.iter().enumerate() {
+                s.push_str(if j == 0 && term.plus.is_empty() {
+                    "-"
+                } else {
+                    " - "
+                });
+                s.push_str(&tap(t));
+            }
+            if i > 0 {
+                f.write_str(" + ")?;
+            }
+            let taps = term.plus.len() + term.minus.len();
+            if term.is_unit() {
+                f.write_str(&s)?;
+            } else if taps == 1 {
+                write!(f, "{}*{}", term.coeff, s)?;
+            } else {
+                write!(f, "{}*({})", term.coeff, s)?;
+            }
+        }
+        if bracket {
+            f.write_str(")")?;
+        }
+        write_scale(f, self.scale)
+    }
+}
+
+impl fmt::Display for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = self.name.as_deref().unwrap_or("kernel");
+        writeln!(
+            f,
+            "plan: {} {} {}x{}, {}",
+            self.op, name, self.kernel.height, self.kernel.width, self.dtype
+        )?;
+        let p = self.pads;
+        writeln!(
+            f,
+            "  stride {}x{}, dilation {}x{}, pads top {} bottom {} left {} right {}, border {}",
+            self.stride.y,
+            self.stride.x,
+            self.dilation.y,
+            self.dilation.x,
+            p.top,
+            p.bottom,
+            p.left,
+            p.right,
+            self.border
+        )?;
+        match self.input {
+            Some(s) => writeln!(f, "  input fixed at {s}")?,
+            None => writeln!(f, "  input any size")?,
+        }
+        let a = &self.analysis;
+        let sym = |p: crate::analyze::Parity| format!("{p:?}").to_lowercase();
+        writeln!(
+            f,
+            "  analysis: {} taps, {} zero, {} unit; {}; symmetry vertical {}, horizontal {}",
+            a.grid.values.len(),
+            a.zero_taps(),
+            a.unit_taps(),
+            if a.rank1.is_some() {
+                "rank 1"
+            } else {
+                "not separable"
+            },
+            sym(a.symmetry.vertical),
+            sym(a.symmetry.horizontal),
+        )?;
+        match &self.method {
+            Method::Direct(s) => {
+                writeln!(
+                    f,
+                    "  method: direct, {} row(s) per call, {} taps, {} multiplies",
+                    self.rows_per_call,
+                    s.taps(),
+                    s.multiplies()
+                )?;
+                write!(f, "    out = {s}")
+            }
+            Method::Separable {
+                horizontal,
+                vertical,
+            } => {
+                writeln!(
+                    f,
+                    "  method: separable, {} + {} taps, {} + {} multiplies",
+                    horizontal.taps(),
+                    vertical.taps(),
+                    horizontal.multiplies(),
+                    vertical.multiplies()
+                )?;
+                writeln!(f, "    horizontal: t = {horizontal}")?;
+                write!(
+                    f,
+                    "    vertical:   out = {}",
+                    vertical.to_string().replace('x', "t")
+                )
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::named::build;
+    use crate::spec::Mode;
+
+    fn plan(name: &str, size: (usize, usize)) -> Plan {
+        Plan::new(&ConvSpec::new(build(name, &[], Some(size)).unwrap())).unwrap()
+    }
+
+    #[test]
+    fn sobel_is_direct_without_zero_or_unit_multiplies() {
+        let p = plan("sobel_x", (3, 3));
+        let Method::Direct(s) = &p.method else {
+            panic!("{p}")
+        };
+        assert_eq!(s.taps(), 6);
+        assert_eq!(s.multiplies(), 1);
+        assert_eq!(
+            s.to_string(),
+            "x[0,2] + x[2,2] - x[0,0] - x[2,0] + 2*(x[1,2] - x[1,0])"
+        );
+    }
+
+    #[test]
+    fn gaussian_5x5_splits_with_one_scale() {
+        let p = plan("gaussian", (5, 5));
+        let text = p.to_string();
+        assert!(
+            text.contains("horizontal: t = x[0] + x[4] + 4*(x[1] + x[3]) + 6*x[2]"),
+            "{text}"
+        );
+        assert!(
+            text.contains("vertical:   out = (t[0] + t[4] + 4*(t[1] + t[3]) + 6*t[2]) / 256"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn convolve_flips_the_taps() {
+        let k = crate::Kernel::from_rows(&[[1.0, 2.0, 3.0]]).unwrap();
+        let p = Plan::new(&ConvSpec::new(k).op(Op::Convolve)).unwrap();
+        let Method::Direct(s) = &p.method else {
+            panic!()
+        };
+        assert_eq!(s.to_string(), "3*x[0] + 2*x[1] + x[2]");
+    }
+
+    #[test]
+    fn forced_strategies() {
+        let s = ConvSpec::new(build("sobel_x", &[], None).unwrap()).strategy(Strategy::Separable);
+        assert!(matches!(
+            Plan::new(&s).unwrap().method,
+            Method::Separable { .. }
+        ));
+        let s = ConvSpec::new(build("laplacian", &[], None).unwrap()).strategy(Strategy::Separable);
+        assert!(matches!(Plan::new(&s), Err(ConvError::InvalidOption(_))));
+    }
+
+    #[test]
+    fn geometry_regions() {
+        let p = plan("box", (3, 5));
+        let g = p.geometry(Shape::new(10, 20)).unwrap();
+        assert_eq!(g.output, Shape::new(10, 20));
+        assert_eq!(g.interior_y, 1..9);
+        assert_eq!(g.interior_x, 2..18);
+        let wide = p.geometry(Shape::new(2, 3)).unwrap();
+        assert_eq!(wide.interior_x, 0..0);
+        assert_eq!(wide.interior_y, 0..0);
+        let s = ConvSpec::new(build("box", &[], Some((3, 3))).unwrap())
+            .stride(3)
+            .mode(Mode::Full);
+        let g = Plan::new(&s).unwrap().geometry(Shape::new(9, 9)).unwrap();
+        assert_eq!(g.output, Shape::new(4, 4));
+        assert_eq!(g.interior_x, 1..3);
+    }
+
+    #[test]
+    fn fixed_input_shape_is_enforced() {
+        let s = ConvSpec::new(build("box", &[], None).unwrap()).input_shape(8, 8);
+        let p = Plan::new(&s).unwrap();
+        assert!(p.geometry(Shape::new(8, 8)).is_ok());
+        assert!(matches!(
+            p.geometry(Shape::new(8, 9)),
+            Err(ConvError::ShapeMismatch { .. })
+        ));
+    }
+}

@@ -1,0 +1,146 @@
+//! Choosing a backend at run time.
+
+use std::fmt;
+use std::str::FromStr;
+
+use convc_core::exec::{Generic, naive, reference};
+use convc_core::{ConvError, ConvSpec, Element, Image, ImageView, ImageViewMut, Result, Shape};
+
+/// Which executor runs a convolution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum Backend {
+    /// The fastest one available here.
+    #[default]
+    Auto,
+    /// The definition in `f64` (slow; the oracle).
+    Reference,
+    /// The textbook four loops (slow; the baseline of baselines).
+    Naive,
+    /// The Plan interpreted with the kernel in memory.
+    Generic,
+}
+
+impl Backend {
+    /// Every concrete backend available in this build, fastest last.
+    pub fn available() -> Vec<Backend> {
+        vec![Backend::Reference, Backend::Naive, Backend::Generic]
+    }
+
+    /// The concrete backend `Auto` stands for.
+    pub fn resolve(self) -> Backend {
+        match self {
+            Backend::Auto => Backend::Generic,
+            b => b,
+        }
+    }
+
+    /// The name the CLI uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Auto => "auto",
+            Backend::Reference => "reference",
+            Backend::Naive => "naive",
+            Backend::Generic => "generic",
+        }
+    }
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Backend {
+    type Err = ConvError;
+    fn from_str(s: &str) -> Result<Backend> {
+        let all = [Backend::Auto, Backend::Reference, Backend::Naive, Backend::Generic];
+        all.into_iter().find(|b| b.name() == s).ok_or_else(|| {
+            let names: Vec<&str> = all.iter().map(|b| b.name()).collect();
+            ConvError::InvalidOption(format!("unknown backend `{s}`; expected one of {}", names.join(", ")))
+        })
+    }
+}
+
+enum Inner<T> {
+    Reference(ConvSpec),
+    Naive(ConvSpec),
+    Generic(Generic<T>),
+}
+
+/// A convolution prepared for one backend; reusable across images.
+///
+/// ```
+/// use convc::{Backend, ConvSpec, Convolver, Image, Kernel};
+/// let spec = ConvSpec::new(Kernel::from_rows(&[[1.0, 2.0, 1.0]])?);
+/// let c = Convolver::<f32>::new(&spec, Backend::Generic)?;
+/// let src = Image::<f32>::from_fn(5, 1, |_, x| x as f32)?;
+/// let mut dst = Image::<f32>::zeros(5, 1)?;
+/// c.apply(&src.view(), &mut dst.view_mut())?;
+/// assert_eq!(dst.data()[2], 8.0); // 1*1 + 2*2 + 1*3
+/// # Ok::<(), convc::ConvError>(())
+/// ```
+pub struct Convolver<T> {
+    spec: ConvSpec,
+    backend: Backend,
+    inner: Inner<T>,
+}
+
+impl<T: Element> Convolver<T> {
+    /// Validates `spec` and prepares it for `backend` (`Auto` picks the fastest).
+    /// The spec's element type must be `T`.
+    pub fn new(spec: &ConvSpec, backend: Backend) -> Result<Self> {
+        spec.validate()?;
+        if spec.dtype != T::DTYPE {
+            return Err(ConvError::DTypeMismatch {
+                expected: spec.dtype,
+                got: T::DTYPE,
+            });
+        }
+        let backend = backend.resolve();
+        let inner = match backend {
+            Backend::Reference => Inner::Reference(spec.clone()),
+            Backend::Naive => Inner::Naive(spec.clone()),
+            Backend::Generic | Backend::Auto => Inner::Generic(Generic::new(spec)?),
+        };
+        Ok(Convolver {
+            spec: spec.clone(),
+            backend,
+            inner,
+        })
+    }
+
+    /// The concrete backend in use.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The spec it was built from.
+    pub fn spec(&self) -> &ConvSpec {
+        &self.spec
+    }
+
+    /// Output shape for an input shape.
+    pub fn output_shape(&self, input: Shape) -> Result<Shape> {
+        self.spec.check_input(input)?;
+        self.spec.output_shape(input)
+    }
+
+    /// Filters `input` into `output`, whose shape must be [`Self::output_shape`].
+    pub fn apply(&self, input: &ImageView<'_, T>, output: &mut ImageViewMut<'_, T>) -> Result<()> {
+        match &self.inner {
+            Inner::Reference(spec) => reference(spec, input, output),
+            Inner::Naive(spec) => naive(spec, input, output),
+            Inner::Generic(g) => g.apply(input, output),
+        }
+    }
+
+    /// Filters `input` into a new image.
+    pub fn apply_new(&self, input: &ImageView<'_, T>) -> Result<Image<T>> {
+        let out = self.output_shape(input.shape())?;
+        let mut img = Image::zeros(out.width, out.height)?;
+        self.apply(input, &mut img.view_mut())?;
+        Ok(img)
+    }
+}

@@ -1,0 +1,29 @@
+//! convc: specialized 2D convolutions for Rust.
+//!
+//! One model ([`ConvSpec`]: kernel, op, stride, dilation, mode, anchor, border,
+//! element type) and several backends that agree on it:
+//!
+//! - [`Backend::Reference`]: the definition in `f64` (the oracle);
+//! - [`Backend::Naive`]: the textbook four loops;
+//! - [`Backend::Generic`]: the Plan interpreted with the kernel in memory;
+//! - further backends as they land (the JIT, the `conv!` macro).
+//!
+//! ```
+//! use convc::{Backend, ConvSpec, Convolver, Image, parse::parse_kernel};
+//! let spec = ConvSpec::new(parse_kernel("gaussian(sigma=1.5)", Some((7, 7)))?);
+//! let blur = Convolver::<f32>::new(&spec, Backend::Auto)?;
+//! let src = Image::<f32>::from_fn(64, 64, |y, x| ((x / 8 + y / 8) % 2) as f32)?;
+//! let dst = blur.apply_new(&src.view())?;
+//! assert_eq!(dst.shape(), src.shape());
+//! # Ok::<(), convc::ConvError>(())
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod backend;
+
+pub use backend::{Backend, Convolver};
+pub use convc_core::{
+    Axes, Border, ConvError, ConvSpec, DType, Element, ExactForm, Factors, Image, ImageView, ImageViewMut, Kernel,
+    KernelShape, Mode, Op, Pads, Plan, Result, Shape, Strategy, accuracy, analyze, border, exec, named, parse, plan,
+};
