@@ -55,10 +55,18 @@ impl fmt::Display for Backend {
 impl FromStr for Backend {
     type Err = ConvError;
     fn from_str(s: &str) -> Result<Backend> {
-        let all = [Backend::Auto, Backend::Reference, Backend::Naive, Backend::Generic];
+        let all = [
+            Backend::Auto,
+            Backend::Reference,
+            Backend::Naive,
+            Backend::Generic,
+        ];
         all.into_iter().find(|b| b.name() == s).ok_or_else(|| {
             let names: Vec<&str> = all.iter().map(|b| b.name()).collect();
-            ConvError::InvalidOption(format!("unknown backend `{s}`; expected one of {}", names.join(", ")))
+            ConvError::InvalidOption(format!(
+                "unknown backend `{s}`; expected one of {}",
+                names.join(", ")
+            ))
         })
     }
 }

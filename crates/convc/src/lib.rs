@@ -24,6 +24,7 @@ mod backend;
 
 pub use backend::{Backend, Convolver};
 pub use convc_core::{
-    Axes, Border, ConvError, ConvSpec, DType, Element, ExactForm, Factors, Image, ImageView, ImageViewMut, Kernel,
-    KernelShape, Mode, Op, Pads, Plan, Result, Shape, Strategy, accuracy, analyze, border, exec, named, parse, plan,
+    Axes, Border, ConvError, ConvSpec, DType, Element, ExactForm, Factors, Image, ImageView,
+    ImageViewMut, Kernel, KernelShape, Mode, Op, Pads, Plan, Result, Shape, Strategy, accuracy,
+    analyze, border, exec, named, parse, plan,
 };
