@@ -359,12 +359,11 @@ impl fmt::Display for Stencil {
 
 impl fmt::Display for Plan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let name = self.name.as_deref().unwrap_or("kernel");
-        writeln!(
-            f,
-            "plan: {} {} {}x{}, {}",
-            self.op, name, self.kernel.height, self.kernel.width, self.dtype
-        )?;
+        let name = match &self.name {
+            Some(n) => n.clone(),
+            None => format!("{}x{} kernel", self.kernel.height, self.kernel.width),
+        };
+        writeln!(f, "plan: {} {name}, {}", self.op, self.dtype)?;
         let p = self.pads;
         writeln!(
             f,
