@@ -1,0 +1,165 @@
+//! The core driver's [`RowKernels`] backed by generated code: every call proves
+//! its accesses in bounds, then calls through the function pointer.
+
+use std::marker::PhantomData;
+use std::ops::Range;
+
+use convc_core::exec::RowKernels;
+use convc_core::{ConvError, Element, Result};
+
+use crate::lower::{PassKind, RowStencil};
+use crate::module::{Code, Pass};
+
+/// Row pointers kept on the stack up to this many rows.
+const STACK_ROWS: usize = 32;
+
+/// The interior loops of one compiled convolution, for element type `T`.
+///
+/// Only [`Kernels::new`] makes one, after checking that `T` is the element type
+/// the code was generated for.
+pub(crate) struct Kernels<'a, T> {
+    code: &'a Code,
+    _elem: PhantomData<fn(&T)>,
+}
+
+impl<'a, T: Element> Kernels<'a, T> {
+    pub(crate) fn new(code: &'a Code) -> Result<Self> {
+        if T::DTYPE != code.plan.dtype {
+            return Err(ConvError::DTypeMismatch {
+                expected: code.plan.dtype,
+                got: T::DTYPE,
+            });
+        }
+        Ok(Kernels {
+            code,
+            _elem: PhantomData,
+        })
+    }
+
+    fn pass(&self, kind: PassKind) -> &'a Pass {
+        self.code.pass(kind).unwrap_or_else(|| {
+            panic!(
+                "internal error: the driver called the {kind} pass, which this plan does not have"
+            )
+        })
+    }
+
+    /// Checks that `pass` reads only inside `rows` and writes only inside `outs`
+    /// for output columns `cols`, then runs it. Panics (never UB) on an
+    /// impossible combination: the driver only makes calls that pass.
+    fn run(&self, pass: &Pass, rows: &[&[T]], outs: &mut [&mut [T]], cols: Range<usize>) {
+        let st = &pass.stencil;
+        if cols.is_empty() {
+            return;
+        }
+        prove_bounds(st, rows.iter().map(|r| r.len()), rows.len(), outs, &cols);
+        assert_eq!(T::DTYPE, st.dtype, "Kernels::new checked the element type");
+        with_pointers(rows, st.in_rows, |in_ptrs| {
+            with_mut_pointers(outs, |out_ptrs| {
+                // SAFETY: `pass.func` was generated from `st` with the `RowFn`
+                // signature and stays valid while `self.code` is borrowed (the
+                // module is freed only when the `Code` is dropped). Its element
+                // type is `T` (checked above). It reads the `st.in_rows` pointers of
+                // `in_ptrs` and the `st.out_rows` of `out_ptrs` (lengths checked by
+                // `prove_bounds`), then, for output columns x in `cols` only
+                // (clif.rs: the last block overlaps instead of running past
+                // `cols.end`), reads row `tap.row + j * row_step` at columns
+                // `x * sx + tap.col - left` — inside every row by `prove_bounds` —
+                // and writes `outs[j][x]`, inside every output row by
+                // `prove_bounds`. The output rows are distinct `&mut` slices, so the
+                // writes alias neither each other nor the inputs.
+                unsafe { (pass.func)(in_ptrs.as_ptr(), out_ptrs.as_ptr(), cols.start, cols.end) }
+            })
+        });
+    }
+}
+
+/// Asserts every access a call of `st` over `cols` makes lies inside the given
+/// rows: `row_lens` are the input row lengths (`n_rows` of them), `outs` the
+/// output rows.
+fn prove_bounds<T>(
+    st: &RowStencil,
+    row_lens: impl Iterator<Item = usize>,
+    n_rows: usize,
+    outs: &[&mut [T]],
+    cols: &Range<usize>,
+) {
+    if let Some(fixed) = &st.cols {
+        assert_eq!(
+            cols, fixed,
+            "the {} pass was compiled for columns {fixed:?}",
+            st.kind
+        );
+    }
+    assert_eq!(outs.len(), st.out_rows, "output rows per call");
+    for o in outs {
+        assert!(o.len() >= cols.end, "output row shorter than the columns");
+    }
+    assert!(n_rows >= st.in_rows, "fewer input rows than the window");
+    if let Some(max_row) = st.max_row() {
+        assert!(max_row < st.in_rows, "a tap reads past the window");
+        let (lo, hi) = st.col_span();
+        // Lowest column read: cols.start * sx + lo - left >= 0.
+        let first = cols
+            .start
+            .checked_mul(st.sx)
+            .and_then(|v| v.checked_add(lo))
+            .expect("column arithmetic overflows");
+        assert!(first >= st.left, "a tap reads left of the row");
+        // Highest column read: (cols.end - 1) * sx + hi - left < len.
+        let last = (cols.end - 1)
+            .checked_mul(st.sx)
+            .and_then(|v| v.checked_add(hi))
+            .expect("column arithmetic overflows")
+            - st.left;
+        for len in row_lens.take(st.in_rows) {
+            assert!(last < len, "a tap reads right of the row");
+        }
+    }
+}
+
+fn with_pointers<T, R>(rows: &[&[T]], n: usize, f: impl FnOnce(&[*const u8]) -> R) -> R {
+    let ptr = |r: &&[T]| r.as_ptr().cast::<u8>();
+    if n <= STACK_ROWS {
+        let mut buf = [std::ptr::null::<u8>(); STACK_ROWS];
+        for (b, r) in buf.iter_mut().zip(&rows[..n]) {
+            *b = ptr(r);
+        }
+        f(&buf[..n])
+    } else {
+        let v: Vec<*const u8> = rows[..n].iter().map(ptr).collect();
+        f(&v)
+    }
+}
+
+fn with_mut_pointers<T, R>(outs: &mut [&mut [T]], f: impl FnOnce(&[*mut u8]) -> R) -> R {
+    let n = outs.len();
+    if n <= STACK_ROWS {
+        let mut buf = [std::ptr::null_mut::<u8>(); STACK_ROWS];
+        for (b, r) in buf.iter_mut().zip(outs.iter_mut()) {
+            *b = r.as_mut_ptr().cast::<u8>();
+        }
+        f(&buf[..n])
+    } else {
+        let v: Vec<*mut u8> = outs
+            .iter_mut()
+            .map(|r| r.as_mut_ptr().cast::<u8>())
+            .collect();
+        f(&v)
+    }
+}
+
+impl<T: Element> RowKernels<T> for Kernels<'_, T> {
+    fn direct(&self, window: &[&[T]], out: &mut [&mut [T]], cols: Range<usize>) {
+        self.run(self.pass(PassKind::Direct), window, out, cols);
+    }
+
+    fn horizontal(&self, src: &[T], dst: &mut [T], cols: Range<usize>) {
+        self.run(self.pass(PassKind::Horizontal), &[src], &mut [dst], cols);
+    }
+
+    fn vertical(&self, rows: &[&[T]], dst: &mut [T]) {
+        let n = dst.len();
+        self.run(self.pass(PassKind::Vertical), rows, &mut [dst], 0..n);
+    }
+}

@@ -1,0 +1,263 @@
+//! Plan -> row stencils: what each generated function computes, as plain data.
+//!
+//! The Plan decided everything (terms, scale, stride, dilation, padding, rows per
+//! call, fixed input shape); this pass only re-expresses it in the terms the code
+//! generator needs: for every tap, which row pointer it reads and at which column
+//! offset. One [`RowStencil`] per interior loop of [`convc_core::exec::RowKernels`].
+
+use std::fmt;
+use std::ops::Range;
+
+use convc_core::plan::{Method, Stencil};
+use convc_core::{DType, Plan, Result};
+
+/// Which [`convc_core::exec::RowKernels`] method a stencil implements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PassKind {
+    /// `direct`: `rows_per_call` output rows from a window of input rows.
+    Direct,
+    /// `horizontal`: one input row into one ring row (separable plans).
+    Horizontal,
+    /// `vertical`: ring rows into one output row (separable plans).
+    Vertical,
+}
+
+impl PassKind {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            PassKind::Direct => "direct",
+            PassKind::Horizontal => "horizontal",
+            PassKind::Vertical => "vertical",
+        }
+    }
+}
+
+impl fmt::Display for PassKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One tap as the generated code sees it: input row pointer `row` (for output row
+/// 0 of a call; output row `j` adds `j * row_step`) at column `x * sx + col - left`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct LTap {
+    pub row: usize,
+    pub col: usize,
+}
+
+/// A Plan [`convc_core::plan::Term`]: `coeff * (sum plus - sum minus)`; `coeff` is
+/// `None` for a unit term (add/sub, no multiply).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct LTerm {
+    pub coeff: Option<f64>,
+    pub plus: Vec<LTap>,
+    pub minus: Vec<LTap>,
+}
+
+/// Everything one generated row function computes:
+/// `out[j][x] = scale * sum over terms` for `x` in the column range and `j` in
+/// `0..out_rows`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct RowStencil {
+    pub kind: PassKind,
+    pub dtype: DType,
+    /// Output rows per call (`plan.rows_per_call` for direct passes, else 1).
+    pub out_rows: usize,
+    /// Input rows between the windows of consecutive output rows (stride y).
+    pub row_step: usize,
+    /// Input row pointers the function is given (the window length).
+    pub in_rows: usize,
+    pub terms: Vec<LTerm>,
+    /// Applied once to the sum; `None` when it is 1.
+    pub scale: Option<f64>,
+    /// Output column step in input columns (stride x; 1 for vertical passes).
+    pub sx: usize,
+    /// Subtracted from every column read (left padding; 0 for vertical passes).
+    pub left: usize,
+    /// The column range every call covers, when the input shape is fixed.
+    pub cols: Option<Range<usize>>,
+}
+
+impl RowStencil {
+    /// Every tap, with its sign.
+    pub(crate) fn taps(&self) -> impl Iterator<Item = LTap> + '_ {
+        self.terms
+            .iter()
+            .flat_map(|t| t.plus.iter().chain(&t.minus).copied())
+    }
+
+    /// Smallest and largest column offset of any tap (`(0, 0)` without taps).
+    pub(crate) fn col_span(&self) -> (usize, usize) {
+        let lo = self.taps().map(|t| t.col).min().unwrap_or(0);
+        let hi = self.taps().map(|t| t.col).max().unwrap_or(0);
+        (lo, hi)
+    }
+
+    /// Largest input row index any output row of a call reads, if any tap exists.
+    pub(crate) fn max_row(&self) -> Option<usize> {
+        let last = (self.out_rows - 1) * self.row_step;
+        self.taps().map(|t| t.row + last).max()
+    }
+}
+
+/// The generated functions a Plan needs.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Lowered {
+    pub direct: Option<RowStencil>,
+    pub horizontal: Option<RowStencil>,
+    pub vertical: Option<RowStencil>,
+}
+
+impl Lowered {
+    pub(crate) fn stencils(&self) -> impl Iterator<Item = &RowStencil> {
+        [&self.direct, &self.horizontal, &self.vertical]
+            .into_iter()
+            .flatten()
+    }
+}
+
+/// `row_mul`/`col_mul`: how far one kernel row/column moves in the source.
+fn terms(st: &Stencil, row_mul: usize, col_mul: usize) -> Vec<LTerm> {
+    let tap = |t: &convc_core::plan::Tap| LTap {
+        row: t.row * row_mul,
+        col: t.col * col_mul,
+    };
+    st.terms
+        .iter()
+        .map(|t| LTerm {
+            coeff: (!t.is_unit()).then_some(t.coeff),
+            plus: t.plus.iter().map(tap).collect(),
+            minus: t.minus.iter().map(tap).collect(),
+        })
+        .collect()
+}
+
+fn scale(st: &Stencil) -> Option<f64> {
+    (st.scale != 1.0).then_some(st.scale)
+}
+
+/// Lowers `plan` into the row functions to generate.
+///
+/// With a fixed input shape, the column ranges are constants and a pass whose
+/// interior is empty (the driver never calls it) is left out.
+pub(crate) fn lower(plan: &Plan) -> Result<Lowered> {
+    let geom = match plan.input {
+        Some(shape) => Some(plan.geometry(shape)?),
+        None => None,
+    };
+    let interior = geom.as_ref().map(|g| g.interior_x.clone());
+    let needed = |cols: &Option<Range<usize>>| cols.as_ref().is_none_or(|c| !c.is_empty());
+    let (sx, left) = (plan.stride.x, plan.pads.left);
+    let (dy, dx) = (plan.dilation.y, plan.dilation.x);
+    let mut out = Lowered {
+        direct: None,
+        horizontal: None,
+        vertical: None,
+    };
+    match &plan.method {
+        Method::Direct(st) => {
+            let s = RowStencil {
+                kind: PassKind::Direct,
+                dtype: plan.dtype,
+                out_rows: plan.rows_per_call,
+                row_step: plan.stride.y,
+                in_rows: plan.window_rows(),
+                terms: terms(st, dy, dx),
+                scale: scale(st),
+                sx,
+                left,
+                cols: interior.clone(),
+            };
+            out.direct = needed(&s.cols).then_some(s);
+        }
+        Method::Separable {
+            horizontal,
+            vertical,
+        } => {
+            let h = RowStencil {
+                kind: PassKind::Horizontal,
+                dtype: plan.dtype,
+                out_rows: 1,
+                row_step: 0,
+                in_rows: 1,
+                terms: terms(horizontal, 0, dx),
+                scale: scale(horizontal),
+                sx,
+                left,
+                cols: interior.clone(),
+            };
+            out.horizontal = needed(&h.cols).then_some(h);
+            // The driver hands the vertical pass one ring row per kernel row
+            // (dilation already applied) and covers the whole output row.
+            out.vertical = Some(RowStencil {
+                kind: PassKind::Vertical,
+                dtype: plan.dtype,
+                out_rows: 1,
+                row_step: 0,
+                in_rows: vertical.rows,
+                terms: terms(vertical, 1, 0),
+                scale: scale(vertical),
+                sx: 1,
+                left: 0,
+                cols: geom.as_ref().map(|g| 0..g.output.width),
+            });
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use convc_core::{Border, ConvSpec, Mode, named};
+
+    fn plan(spec: &ConvSpec) -> Plan {
+        Plan::new(spec).unwrap()
+    }
+
+    #[test]
+    fn sobel_lowers_to_one_direct_pass_with_unit_and_scaled_terms() {
+        let spec = ConvSpec::new(named::build("sobel_x", &[], None).unwrap()).dilation_yx(2, 3);
+        let l = lower(&plan(&spec)).unwrap();
+        assert!(l.horizontal.is_none() && l.vertical.is_none());
+        let d = l.direct.unwrap();
+        assert_eq!(d.in_rows, 5);
+        assert_eq!(d.terms.len(), 2);
+        assert_eq!(d.terms[0].coeff, None);
+        assert_eq!(d.terms[1].coeff, Some(2.0));
+        // x[1,2] - x[1,0] with dilation (2, 3): row 2, columns 6 and 0.
+        assert_eq!(d.terms[1].plus, vec![LTap { row: 2, col: 6 }]);
+        assert_eq!(d.terms[1].minus, vec![LTap { row: 2, col: 0 }]);
+        assert_eq!(d.col_span(), (0, 6));
+        assert_eq!(d.max_row(), Some(4));
+        assert_eq!(d.cols, None);
+    }
+
+    #[test]
+    fn gaussian_lowers_to_two_passes_with_one_scale() {
+        let spec = ConvSpec::new(named::build("gaussian", &[], Some((5, 5))).unwrap())
+            .input_shape(20, 30)
+            .border(Border::Zero);
+        let l = lower(&plan(&spec)).unwrap();
+        let (h, v) = (l.horizontal.unwrap(), l.vertical.unwrap());
+        assert_eq!(h.scale, None);
+        assert_eq!(v.scale, Some(1.0 / 256.0));
+        assert_eq!(h.cols, Some(2..28));
+        assert_eq!(v.cols, Some(0..30));
+        assert_eq!(v.in_rows, 5);
+        assert!(v.taps().all(|t| t.col == 0));
+        assert!(h.taps().all(|t| t.row == 0));
+    }
+
+    #[test]
+    fn fixed_shape_without_interior_drops_the_pass() {
+        let spec = ConvSpec::new(named::build("box", &[], Some((5, 5))).unwrap())
+            .strategy(convc_core::Strategy::Direct)
+            .mode(Mode::Same)
+            .input_shape(3, 3);
+        let l = lower(&plan(&spec)).unwrap();
+        assert!(l.direct.is_none());
+        assert_eq!(l.stencils().count(), 0);
+    }
+}

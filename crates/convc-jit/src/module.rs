@@ -1,0 +1,236 @@
+//! The owner of generated machine code: one `JITModule` per compiled convolution,
+//! freed when the last handle goes away.
+//!
+//! This file and `kernels.rs` hold all of the crate's `unsafe`: turning the
+//! finalized code address into a function pointer, and freeing the module.
+
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use convc_core::{ConvError, Plan, Result};
+use cranelift_codegen::Context;
+use cranelift_codegen::ir::UserFuncName;
+use cranelift_frontend::FunctionBuilderContext;
+use cranelift_jit::{JITBuilder, JITModule};
+use cranelift_module::{FuncId, Linkage, Module, default_libcall_names};
+
+use crate::clif::{self, Config};
+use crate::isa::Target;
+use crate::lower::{Lowered, PassKind, RowStencil, lower};
+
+/// The ABI of every generated row function (see `clif.rs`):
+/// `(in_rows, out_rows, x0, x1)`, the row arrays holding `*const T` / `*mut T`.
+pub(crate) type RowFn = unsafe extern "C" fn(*const *const u8, *const *mut u8, usize, usize);
+
+/// Modules alive in this process (created and not yet freed).
+static LIVE_MODULES: AtomicUsize = AtomicUsize::new(0);
+
+/// JIT modules currently holding machine code in this process: every compiled
+/// convolution (cached or held by a [`crate::CompiledConv`]) owns one; it is
+/// freed when the last handle and the cache entry are gone.
+///
+/// ```
+/// use convc_jit::{Jit, JitOptions, live_modules};
+/// use convc_core::{ConvSpec, Kernel};
+/// let jit = Jit::with_options(JitOptions::default().cache_capacity(0))?;
+/// let before = live_modules();
+/// let k = jit.compile(&ConvSpec::new(Kernel::from_rows(&[[1.0, 2.0, 1.0]])?))?;
+/// assert!(live_modules() >= before + 1);
+/// drop(k); // the machine code is freed here (other threads may compile meanwhile)
+/// # Ok::<(), convc_core::ConvError>(())
+/// ```
+pub fn live_modules() -> usize {
+    LIVE_MODULES.load(Ordering::SeqCst)
+}
+
+/// A `JITModule` that frees its memory when dropped.
+struct OwnedModule(Option<JITModule>);
+
+impl OwnedModule {
+    fn new(target: &Target) -> OwnedModule {
+        let builder = JITBuilder::with_isa(target.isa.clone(), default_libcall_names());
+        LIVE_MODULES.fetch_add(1, Ordering::SeqCst);
+        OwnedModule(Some(JITModule::new(builder)))
+    }
+
+    fn get(&mut self) -> &mut JITModule {
+        self.0.as_mut().expect("the module lives until drop")
+    }
+}
+
+impl Drop for OwnedModule {
+    fn drop(&mut self) {
+        if let Some(module) = self.0.take() {
+            // SAFETY: function pointers into this module exist only inside the
+            // `Code` that owns this `OwnedModule` (or nowhere, for emit/failed
+            // compiles). `Code` is dropped only when no `&Code` remains, so no
+            // generated function is running or can be called afterwards.
+            unsafe { module.free_memory() };
+            LIVE_MODULES.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
+/// One compiled pass: its function and what it computes.
+pub(crate) struct Pass {
+    pub func: RowFn,
+    pub stencil: RowStencil,
+}
+
+/// Machine code for one Plan (threads aside), and the data its callers need to
+/// prove every access in bounds.
+pub(crate) struct Code {
+    /// Freed on drop; behind a mutex only so that `Code` is `Sync` (never locked
+    /// while running).
+    _module: Mutex<OwnedModule>,
+    pub plan: Plan,
+    pub direct: Option<Pass>,
+    pub horizontal: Option<Pass>,
+    pub vertical: Option<Pass>,
+    pub compile_time: Duration,
+    pub code_bytes: usize,
+}
+
+impl Code {
+    pub(crate) fn pass(&self, kind: PassKind) -> Option<&Pass> {
+        match kind {
+            PassKind::Direct => self.direct.as_ref(),
+            PassKind::Horizontal => self.horizontal.as_ref(),
+            PassKind::Vertical => self.vertical.as_ref(),
+        }
+    }
+}
+
+/// What `CONVC_DUMP` asks for (read once).
+fn dump_clif() -> bool {
+    static DUMP: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *DUMP.get_or_init(|| {
+        std::env::var("CONVC_DUMP")
+            .map(|v| v.split(',').any(|w| w.trim() == "clif"))
+            .unwrap_or(false)
+    })
+}
+
+/// Output of [`define`] for one pass.
+struct Defined {
+    id: FuncId,
+    stencil: RowStencil,
+    clif: String,
+    asm: Option<String>,
+}
+
+/// Builds and compiles every pass of `lowered` into `module`.
+fn define(
+    module: &mut JITModule,
+    target: &Target,
+    unroll: usize,
+    lowered: &Lowered,
+    disasm: bool,
+) -> Result<(Vec<Defined>, usize)> {
+    let cfg = Config {
+        fma: target.fma,
+        unroll,
+        ptr: module.target_config().pointer_type(),
+        call_conv: module.isa().default_call_conv(),
+        frontend: module.target_config(),
+    };
+    let sig = clif::signature(&cfg);
+    let mut ctx = Context::new();
+    let mut fctx = FunctionBuilderContext::new();
+    let mut out = Vec::new();
+    let mut code_bytes = 0;
+    for st in lowered.stencils() {
+        let name = format!("convc_{}", st.kind);
+        let id = module
+            .declare_function(&name, Linkage::Local, &sig)
+            .map_err(|e| ConvError::Codegen(format!("declaring {name}: {e}")))?;
+        ctx.func.signature = sig.clone();
+        ctx.func.name = UserFuncName::user(0, id.as_u32());
+        clif::build(&mut ctx.func, &mut fctx, st, &cfg);
+        let text = ctx.func.display().to_string();
+        if dump_clif() {
+            eprintln!("; convc {} pass\n{text}", st.kind);
+        }
+        ctx.set_disasm(disasm);
+        module
+            .define_function(id, &mut ctx)
+            .map_err(|e| ConvError::Codegen(format!("compiling the {} pass: {e:?}", st.kind)))?;
+        let compiled = ctx
+            .compiled_code()
+            .ok_or_else(|| ConvError::Codegen("no compiled code".into()))?;
+        code_bytes += compiled.code_buffer().len();
+        let asm = compiled.vcode.clone();
+        module.clear_context(&mut ctx);
+        out.push(Defined {
+            id,
+            stencil: st.clone(),
+            clif: text,
+            asm,
+        });
+    }
+    Ok((out, code_bytes))
+}
+
+/// Compiles `plan` into callable machine code.
+pub(crate) fn compile(target: &Target, unroll: usize, plan: Plan) -> Result<Code> {
+    let start = Instant::now();
+    let lowered = lower(&plan)?;
+    let mut owned = OwnedModule::new(target);
+    let module = owned.get();
+    let (defined, code_bytes) = define(module, target, unroll, &lowered, false)?;
+    module
+        .finalize_definitions()
+        .map_err(|e| ConvError::Codegen(format!("finalizing: {e}")))?;
+    let mut code = Code {
+        _module: Mutex::new(OwnedModule(None)),
+        plan,
+        direct: None,
+        horizontal: None,
+        vertical: None,
+        compile_time: Duration::ZERO,
+        code_bytes,
+    };
+    for d in defined {
+        let ptr = module.get_finalized_function(d.id);
+        // SAFETY: `ptr` is the entry of a function just finalized in `module`,
+        // built by `clif::build` with `clif::signature`: four pointer-sized
+        // integer parameters, no results, the host's default (`extern "C"`)
+        // calling convention — exactly `RowFn`. It stays valid until the module
+        // is freed, which happens only when `code` (which owns both) is dropped.
+        let func = unsafe { std::mem::transmute::<*const u8, RowFn>(ptr) };
+        let kind = d.stencil.kind;
+        let pass = Some(Pass {
+            func,
+            stencil: d.stencil,
+        });
+        match kind {
+            PassKind::Direct => code.direct = pass,
+            PassKind::Horizontal => code.horizontal = pass,
+            PassKind::Vertical => code.vertical = pass,
+        }
+    }
+    code._module = Mutex::new(owned);
+    code.compile_time = start.elapsed();
+    Ok(code)
+}
+
+/// The CLIF (and, with `asm`, the disassembly) of every pass of `plan`, compiled
+/// into a throwaway module.
+pub(crate) fn emit(target: &Target, unroll: usize, plan: &Plan, asm: bool) -> Result<String> {
+    let lowered = lower(plan)?;
+    let mut owned = OwnedModule::new(target);
+    let (defined, _) = define(owned.get(), target, unroll, &lowered, asm)?;
+    let mut text = String::new();
+    for d in &defined {
+        let _ = writeln!(text, "; convc {} pass", d.stencil.kind);
+        if asm {
+            text.push_str(d.asm.as_deref().unwrap_or("; (no disassembly)\n"));
+        } else {
+            text.push_str(&d.clif);
+        }
+        text.push('\n');
+    }
+    Ok(text)
+}

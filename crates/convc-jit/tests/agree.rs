@@ -1,0 +1,192 @@
+//! The JIT agrees with the reference executor (DESIGN.md's error bound) on random
+//! specs and images, and its results do not depend on the thread count.
+
+mod common;
+
+use common::{Case, Rng, case_strategy, check_case, pixels, plan_reproduces_kernel};
+use convc_core::{Border, ConvSpec, DType, Image, ImageView, Mode, Strategy, named};
+use convc_jit::{Jit, JitOptions, OptLevel};
+use proptest::prelude::*;
+
+fn check(jit: &Jit, case: &Case) -> Result<(), TestCaseError> {
+    prop_assume!(
+        plan_reproduces_kernel(&case.spec),
+        "convc-core planned a wrong split"
+    );
+    let compiled = match jit.compile(&case.spec) {
+        Ok(c) => c,
+        // A fixed input shape the kernel does not fit is rejected at compile time.
+        Err(e) if case.spec.input.is_some() && case.spec.output_shape(case.shape).is_err() => {
+            prop_assert!(
+                matches!(e, convc_core::ConvError::KernelLargerThanInput { .. }),
+                "{e}"
+            );
+            return Ok(());
+        }
+        Err(e) => return Err(TestCaseError::fail(format!("compile failed: {e}"))),
+    };
+    match case.spec.dtype {
+        DType::F32 => check_case::<f32>(case, |i, o| compiled.apply(i, o)),
+        DType::F64 => check_case::<f64>(case, |i, o| compiled.apply(i, o)),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 600, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// Every kernel kind, shape, pitch, stride, dilation, mode, border, op,
+    /// anchor, strategy, element type, fixed or free input shape.
+    #[test]
+    fn jit_agrees_with_the_reference(case in case_strategy()) {
+        check(Jit::global(), &case)?;
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 120, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// Other code shapes: no FMA, other unroll factors, Cranelift's `speed` level.
+    #[test]
+    fn jit_options_agree_with_the_reference(case in case_strategy(), variant in 0usize..4) {
+        let opts = match variant {
+            0 => JitOptions::default().fma(false),
+            1 => JitOptions::default().unroll(1),
+            2 => JitOptions::default().unroll(3).fma(false),
+            _ => JitOptions::default().opt_level(OptLevel::Speed).unroll(2),
+        };
+        check(&Jit::with_options(opts.cache_capacity(0)).unwrap(), &case)?;
+    }
+}
+
+/// Widths around the vector and block sizes, for every loop of the generated code
+/// (wide, narrow, scalar), direct and separable, f32 and f64, strides 1..4.
+#[test]
+fn every_width_near_the_block_sizes() {
+    let jit = Jit::global();
+    for dtype in [DType::F32, DType::F64] {
+        for name in ["sobel_x", "gaussian"] {
+            for stride in 1..=4 {
+                for w in (1..=40).chain([63, 64, 65, 95, 96, 97, 131]) {
+                    let spec = ConvSpec::new(named::build(name, &[], Some((5, 5))).unwrap())
+                        .border(Border::Replicate)
+                        .stride_yx(1, stride)
+                        .dtype(dtype);
+                    for fixed in [false, true] {
+                        let spec = if fixed {
+                            spec.clone().input_shape(7, w)
+                        } else {
+                            spec.clone()
+                        };
+                        let case = Case {
+                            spec,
+                            shape: convc_core::Shape::new(7, w),
+                            pad_in: w % 3,
+                            pad_out: 1,
+                            seed: w as u64,
+                        };
+                        check(jit, &case)
+                            .unwrap_or_else(|e| panic!("{name} w={w} s={stride}: {e}"));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Named kernels at several sizes, both strategies, the default (Mirror) border.
+#[test]
+fn named_kernels_direct_and_separable() {
+    let jit = Jit::global();
+    for (name, size) in [
+        ("gaussian", (5, 5)),
+        ("gaussian", (15, 15)),
+        ("box", (3, 9)),
+        ("sobel_y", (7, 7)),
+        ("binomial", (9, 1)),
+        ("laplacian", (3, 3)),
+    ] {
+        for strategy in [Strategy::Auto, Strategy::Direct] {
+            for mode in [Mode::Same, Mode::Valid, Mode::Full] {
+                let case = Case {
+                    spec: ConvSpec::new(named::build(name, &[], Some(size)).unwrap())
+                        .strategy(strategy)
+                        .mode(mode),
+                    shape: convc_core::Shape::new(45, 70),
+                    pad_in: 3,
+                    pad_out: 0,
+                    seed: 9,
+                };
+                check(jit, &case).unwrap_or_else(|e| panic!("{name} {size:?} {strategy:?}: {e}"));
+            }
+        }
+    }
+}
+
+/// A kernel whose taps are all zero writes zeros (times nothing).
+#[test]
+fn all_zero_kernel_writes_zeros() {
+    let k = convc_core::Kernel::new(3, 4, vec![0.0; 12]).unwrap();
+    let c = Jit::global().compile(&ConvSpec::new(k)).unwrap();
+    let src = Image::<f32>::from_fn(40, 9, |y, x| (x + y) as f32).unwrap();
+    let dst = c.apply_new(&src.view()).unwrap();
+    assert!(dst.data().iter().all(|&v| v == 0.0));
+}
+
+/// Results are bit-identical whatever the thread count (and equal to the
+/// one-thread result of the same code through `with_threads`).
+#[test]
+fn thread_count_does_not_change_results() {
+    let jit = Jit::global();
+    let (w, h) = (1003, 711);
+    let data32 = pixels::<f32>(h, w, w, 5);
+    let data64 = pixels::<f64>(h, w, w, 6);
+    let mut rng = Rng(17);
+    let dense = convc_core::Kernel::new(7, 7, (0..49).map(|_| rng.unit()).collect()).unwrap();
+    let kernels = [
+        named::build("gaussian", &[], Some((9, 9))).unwrap(),
+        named::build("sobel_x", &[], None).unwrap(),
+        dense,
+    ];
+    for kernel in kernels {
+        for border in [Border::Mirror, Border::Zero, Border::Wrap] {
+            let base = ConvSpec::new(kernel.clone())
+                .border(border)
+                .stride_yx(1 + w % 2, 1);
+            let run32 = |threads: usize| {
+                let c = jit.compile(&base.clone().threads(threads)).unwrap();
+                c.apply_new(&ImageView::new(&data32, w, h).unwrap())
+                    .unwrap()
+            };
+            let one = run32(1);
+            for t in [2, 3, 7] {
+                assert!(
+                    one == run32(t),
+                    "{border:?}: {t} threads differ from 1 (f32)"
+                );
+            }
+            let spec64 = base.clone().dtype(DType::F64);
+            let c = jit.compile(&spec64.clone().threads(1)).unwrap();
+            let src = ImageView::new(&data64, w, h).unwrap();
+            let one = c.apply_new(&src).unwrap();
+            for t in [2, 5] {
+                assert!(
+                    one == c.with_threads(Some(t)).apply_new(&src).unwrap(),
+                    "{t} threads (f64)"
+                );
+            }
+        }
+    }
+}
+
+/// convc-core's integer rank-1 split loses taps when the pivot column has zeros
+/// (`gcd` of zeros is taken as 1 and the row factor is then integer-divided):
+/// the Plan for this kernel computes `6*t[1] + 9*t[2]` with `t = x[5] - x[3]`.
+/// Every backend lowers that Plan, so the generic executor is wrong too. Kept
+/// here as the reproduction; the JIT suites skip such plans until core is fixed.
+#[test]
+#[ignore = "convc-core bug: analyze::rank1 truncates integer row factors"]
+fn core_splits_integer_kernels_exactly() {
+    let k = convc_core::Kernel::outer(&[0.0, -2.0, -3.0], &[0.0, 0.0, 1.0, 3.0, 1.0, -3.0, 0.0])
+        .unwrap();
+    assert!(plan_reproduces_kernel(&ConvSpec::new(k)));
+}
