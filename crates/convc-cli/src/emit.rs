@@ -1,0 +1,62 @@
+//! `convc emit`: what convc generates for a spec.
+//!
+//! Each target is one match arm calling a function that returns the text; the
+//! code generators (rustgen, the JIT) add theirs as they land.
+
+use clap::ValueEnum;
+use convc::parse::parse_size;
+use convc::{ConvSpec, Plan};
+
+use crate::EmitArgs;
+use crate::error::{Context, Result, bail};
+
+/// `--target`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Target {
+    /// The Plan every backend lowers.
+    Plan,
+    /// Rust source as `conv!` expands it.
+    Rust,
+    /// Cranelift IR as the JIT builds it.
+    Clif,
+    /// Machine code as the JIT emits it.
+    Asm,
+}
+
+impl Target {
+    fn name(self) -> &'static str {
+        match self {
+            Target::Plan => "plan",
+            Target::Rust => "rust",
+            Target::Clif => "clif",
+            Target::Asm => "asm",
+        }
+    }
+}
+
+/// Builds the spec from the flags and returns the text for the target.
+pub fn run(args: &EmitArgs) -> Result<String> {
+    let mut spec = args.spec.to_spec(args.dtype.into())?;
+    if let Some(s) = &args.input {
+        let (h, w) = parse_size(s).context(|| "--input".into())?;
+        spec = spec.input_shape(h, w);
+        spec.validate()?;
+    }
+    match args.target {
+        Target::Plan => plan(&spec),
+        t @ (Target::Rust | Target::Clif | Target::Asm) => not_yet(t),
+    }
+}
+
+/// The Plan's `Display`.
+fn plan(spec: &ConvSpec) -> Result<String> {
+    Ok(Plan::new(spec)?.to_string())
+}
+
+fn not_yet(t: Target) -> Result<String> {
+    bail!(
+        "--target {}: not available in this build yet (only `plan` is); it arrives with the \
+         code generators",
+        t.name()
+    )
+}
