@@ -19,18 +19,33 @@ pub enum Backend {
     Naive,
     /// The Plan interpreted with the kernel in memory.
     Generic,
+    /// The Plan compiled to machine code at run time with Cranelift (interior
+    /// row loops; the generic path for the thin border frame). Compiled kernels
+    /// are cached by spec in [`convc_jit::Jit::global`].
+    #[cfg(feature = "jit")]
+    Jit,
 }
 
 impl Backend {
-    /// Every concrete backend available in this build, fastest last.
+    /// Every concrete backend available in this build and on this host, fastest
+    /// last.
     pub fn available() -> Vec<Backend> {
-        vec![Backend::Reference, Backend::Naive, Backend::Generic]
+        #[allow(unused_mut)]
+        let mut all = vec![Backend::Reference, Backend::Naive, Backend::Generic];
+        #[cfg(feature = "jit")]
+        if convc_jit::host_supported() {
+            all.push(Backend::Jit);
+        }
+        all
     }
 
-    /// The concrete backend `Auto` stands for.
+    /// The concrete backend `Auto` stands for: the JIT where this build has it
+    /// and the host is supported, else the generic executor.
     pub fn resolve(self) -> Backend {
         match self {
-            Backend::Auto => Backend::Generic,
+            Backend::Auto => *Backend::available()
+                .last()
+                .expect("the generic backend is always available"),
             b => b,
         }
     }
@@ -42,6 +57,8 @@ impl Backend {
             Backend::Reference => "reference",
             Backend::Naive => "naive",
             Backend::Generic => "generic",
+            #[cfg(feature = "jit")]
+            Backend::Jit => "jit",
         }
     }
 }
@@ -60,6 +77,8 @@ impl FromStr for Backend {
             Backend::Reference,
             Backend::Naive,
             Backend::Generic,
+            #[cfg(feature = "jit")]
+            Backend::Jit,
         ];
         all.into_iter().find(|b| b.name() == s).ok_or_else(|| {
             let names: Vec<&str> = all.iter().map(|b| b.name()).collect();
@@ -75,6 +94,8 @@ enum Inner<T> {
     Reference(ConvSpec),
     Naive(ConvSpec),
     Generic(Generic<T>),
+    #[cfg(feature = "jit")]
+    Jit(convc_jit::CompiledConv),
 }
 
 /// A convolution prepared for one backend; reusable across images.
@@ -111,6 +132,8 @@ impl<T: Element> Convolver<T> {
             Backend::Reference => Inner::Reference(spec.clone()),
             Backend::Naive => Inner::Naive(spec.clone()),
             Backend::Generic | Backend::Auto => Inner::Generic(Generic::new(spec)?),
+            #[cfg(feature = "jit")]
+            Backend::Jit => Inner::Jit(convc_jit::Jit::global().compile(spec)?),
         };
         Ok(Convolver {
             spec: spec.clone(),
@@ -141,6 +164,8 @@ impl<T: Element> Convolver<T> {
             Inner::Reference(spec) => reference(spec, input, output),
             Inner::Naive(spec) => naive(spec, input, output),
             Inner::Generic(g) => g.apply(input, output),
+            #[cfg(feature = "jit")]
+            Inner::Jit(c) => c.apply(input, output),
         }
     }
 
@@ -150,5 +175,50 @@ impl<T: Element> Convolver<T> {
         let mut img = Image::zeros(out.width, out.height)?;
         self.apply(input, &mut img.view_mut())?;
         Ok(img)
+    }
+}
+
+#[cfg(all(test, feature = "jit"))]
+mod jit_tests {
+    use super::*;
+    use convc_core::{Border, named};
+
+    #[test]
+    fn jit_is_named_listed_and_chosen_by_auto() {
+        assert_eq!("jit".parse::<Backend>().unwrap(), Backend::Jit);
+        assert_eq!(Backend::Jit.to_string(), "jit");
+        let err = "jitt".parse::<Backend>().unwrap_err().to_string();
+        assert!(err.contains("jit"), "{err}");
+        if convc_jit::host_supported() {
+            assert_eq!(Backend::available().last(), Some(&Backend::Jit));
+            assert_eq!(Backend::Auto.resolve(), Backend::Jit);
+        } else {
+            assert!(!Backend::available().contains(&Backend::Jit));
+            assert_eq!(Backend::Auto.resolve(), Backend::Generic);
+        }
+    }
+
+    #[test]
+    fn jit_convolver_matches_generic() {
+        if !convc_jit::host_supported() {
+            return;
+        }
+        let spec = ConvSpec::new(named::build("sobel_x", &[], None).unwrap()).border(Border::Zero);
+        let src = Image::<f32>::from_fn(37, 11, |y, x| ((x * 3 + y * 5) % 7) as f32).unwrap();
+        let jit = Convolver::<f32>::new(&spec, Backend::Jit).unwrap();
+        assert_eq!(jit.backend(), Backend::Jit);
+        let auto = Convolver::<f32>::new(&spec, Backend::Auto).unwrap();
+        assert_eq!(auto.backend(), Backend::Jit);
+        let generic = Convolver::<f32>::new(&spec, Backend::Generic).unwrap();
+        // Integer kernel, integer pixels: every backend is exact.
+        assert_eq!(
+            jit.apply_new(&src.view()).unwrap(),
+            generic.apply_new(&src.view()).unwrap()
+        );
+        // The element type is checked before compiling.
+        assert!(matches!(
+            Convolver::<f64>::new(&spec, Backend::Jit),
+            Err(ConvError::DTypeMismatch { .. })
+        ));
     }
 }

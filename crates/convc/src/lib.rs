@@ -6,7 +6,9 @@
 //! - [`Backend::Reference`]: the definition in `f64` (the oracle);
 //! - [`Backend::Naive`]: the textbook four loops;
 //! - [`Backend::Generic`]: the Plan interpreted with the kernel in memory;
-//! - further backends as they land (the JIT, the `conv!` macro).
+//! - [`Backend::Jit`] (feature `jit`, on by default): the Plan compiled to machine
+//!   code at run time with Cranelift ([`Jit`], [`CompiledConv`]);
+//! - further backends as they land (the `conv!` macro).
 //!
 //! ```
 //! use convc::{Backend, ConvSpec, Convolver, Image, parse::parse_kernel};
@@ -28,3 +30,5 @@ pub use convc_core::{
     ImageViewMut, Kernel, KernelShape, Mode, Op, Pads, Plan, Result, Shape, Strategy, accuracy,
     analyze, border, exec, named, parse, plan,
 };
+#[cfg(feature = "jit")]
+pub use convc_jit::{CacheStats, CompiledConv, Jit, JitOptions, OptLevel, live_modules};
