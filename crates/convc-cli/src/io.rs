@@ -20,7 +20,7 @@ use convc::{DType, Element, Image, Kernel};
 use image::{DynamicImage, ExtendedColorType, ImageFormat};
 use npyz::WriterBuilder;
 
-use crate::error::{CliError, Context, Result, bail};
+use crate::error::{Context, Result, bail};
 
 /// What kind of file a path names, from its extension (case-insensitive).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -160,7 +160,7 @@ pub fn read_input(path: &Path, kind: FileKind) -> Result<Loaded> {
     if kind.is_image() {
         return read_image(path);
     }
-    let arr = read_npy(path)?;
+    let arr = read_npy(path, "INPUT")?;
     let what = || format!("INPUT `{}`", path.display());
     let [h, w] = match arr.shape[..] {
         [h, w] => [h, w],
@@ -345,9 +345,10 @@ struct NpyArray {
     data: NpyData,
 }
 
-/// Reads a float32/float64 C-order `.npy` file of any rank.
-fn read_npy(path: &Path) -> Result<NpyArray> {
-    let what = || format!("`{}`", path.display());
+/// Reads a float32/float64 C-order `.npy` file of any rank; `role` (`INPUT`,
+/// `--kernel-file`) names the file in errors.
+fn read_npy(path: &Path, role: &str) -> Result<NpyArray> {
+    let what = || format!("{role} `{}`", path.display());
     let bytes = std::fs::read(path).context(what)?;
     let npy =
         npyz::NpyFile::new(&bytes[..]).context(|| format!("{}: not a valid .npy file", what()))?;
@@ -402,7 +403,7 @@ fn read_npy(path: &Path) -> Result<NpyArray> {
 /// the file.
 pub fn read_kernel(path: &Path) -> Result<Kernel> {
     let what = || format!("--kernel-file `{}`", path.display());
-    let arr = read_npy(path).map_err(|e| CliError::new(format!("--kernel-file {e}")))?;
+    let arr = read_npy(path, "--kernel-file")?;
     let (h, w) = match arr.shape[..] {
         [w] => (1, w),
         [h, w] => (h, w),

@@ -81,13 +81,13 @@ fn bad_files() {
     fails(
         &apply(&f, &k, "missing.npy", "out.npy"),
         1,
-        &["missing.npy"],
+        &["INPUT", "missing.npy"],
         Some(&out),
     );
     fails(
         &apply(&f, &k, "missing.png", "out.png"),
         1,
-        &["missing.png"],
+        &["INPUT", "missing.png"],
         None,
     );
     std::fs::write(f.path("junk.npy"), b"not an npy file").unwrap();
@@ -243,7 +243,10 @@ fn bad_kernels() {
     let ki = f.s("ki.npy");
     run(&["--kernel-file", &ki], &["integer"]);
     let missing = f.s("nokernel.npy");
-    run(&["--kernel-file", &missing], &["nokernel.npy"]);
+    run(
+        &["--kernel-file", &missing],
+        &["--kernel-file", "nokernel.npy"],
+    );
     // Larger than the padded input in valid mode (the input is 8x9).
     run(
         &["--kernel", "box", "--size", "9x3", "--mode", "valid"],
