@@ -193,7 +193,7 @@ pub fn parse_pair(text: &str, what: &str) -> Result<(usize, usize)> {
             return Err(bad(
                 offset,
                 part.len(),
-                format!("expected {what}: sizes start at 1"),
+                format!("expected {what}, found `0` (values start at 1)"),
             ));
         }
         vals.push(v);
