@@ -19,10 +19,14 @@
 //! assert_eq!(dst.shape(), src.shape());
 //! # Ok::<(), convc::ConvError>(())
 //! ```
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 #![deny(missing_docs)]
 
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
 mod backend;
+mod convolution;
 
 pub use backend::{Backend, Convolver};
 pub use convc_core::{
@@ -32,3 +36,5 @@ pub use convc_core::{
 };
 #[cfg(feature = "jit")]
 pub use convc_jit::{CacheStats, CompiledConv, Jit, JitOptions, OptLevel, live_modules};
+pub use convc_macros::conv;
+pub use convolution::{Convolution, Isa};

@@ -1,0 +1,180 @@
+//! Every form of `conv!` from the issue, checked against the reference executor
+//! on every instruction-set variant this CPU runs.
+
+use convc::accuracy::check_against_reference;
+use convc::{
+    Border, ConvSpec, Convolution, DType, Image, ImageView, ImageViewMut, Isa, Mode, Op, Shape,
+    conv, parse::parse_kernel,
+};
+
+/// SplitMix64: fixed-seed images.
+fn image<T: convc::Element>(seed: u64, w: usize, h: usize) -> Image<T> {
+    let mut s = seed;
+    Image::from_fn(w, h, |_, _| {
+        s = s.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = s;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        T::from_f64(((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64 * 20.0 - 10.0)
+    })
+    .unwrap()
+}
+
+/// `c` agrees with the reference for `want` (which must be `c.spec()`) on an image
+/// of `w` x `h`, with every supported instruction set.
+fn check<C: Convolution>(c: &C, want: &ConvSpec, w: usize, h: usize) {
+    assert_eq!(c.spec(), want);
+    let src = image::<C::Elem>(w as u64 * 31 + h as u64, w, h);
+    let out = c.output_shape(src.shape()).unwrap();
+    for isa in Isa::supported() {
+        let mut dst = Image::<C::Elem>::zeros(out.width, out.height).unwrap();
+        c.apply_with_isa(isa, &src.view(), &mut dst.view_mut())
+            .unwrap();
+        if let Err(m) = check_against_reference(want, &src.view(), &dst.view()).unwrap() {
+            panic!("{isa}: {m}\n{want:?}");
+        }
+    }
+}
+
+fn named(text: &str, size: Option<(usize, usize)>) -> ConvSpec {
+    ConvSpec::new(parse_kernel(text, size).unwrap())
+}
+
+#[test]
+fn the_issue_syntax() {
+    let sobel = conv!(sobel_x, 3x3);
+    check(&sobel, &named("sobel_x", Some((3, 3))), 300, 20);
+    let blur = conv!(gaussian(sigma = 1.5), 7x7, border = reflect);
+    check(
+        &blur,
+        &named("gaussian(sigma=1.5)", Some((7, 7))).border(Border::Reflect),
+        301,
+        17,
+    );
+    let k = conv!([[1, 2, 1], [2, 4, 2], [1, 2, 1]] / 16);
+    check(
+        &k,
+        &named("[[1, 2, 1], [2, 4, 2], [1, 2, 1]] / 16", None),
+        140,
+        9,
+    );
+    let s2 = conv!(
+        sobel_x,
+        3x3,
+        stride = 2,
+        dilation = 2,
+        mode = valid,
+        op = convolve
+    );
+    check(
+        &s2,
+        &named("sobel_x", None)
+            .stride(2)
+            .dilation(2)
+            .mode(Mode::Valid)
+            .op(Op::Convolve),
+        290,
+        21,
+    );
+    let fixed = conv!(box, 5x5, input = 48x300);
+    check(
+        &fixed,
+        &named("box", Some((5, 5))).input_shape(48, 300),
+        300,
+        48,
+    );
+    assert!(fixed.output_shape(Shape::new(48, 301)).is_err());
+}
+
+conv!(
+    /// Sobel x, as a function.
+    pub fn sobel3 = sobel_x, 3x3
+);
+
+conv!(fn blur64 = binomial, 5x5, border = replicate, dtype = f64);
+
+#[test]
+fn the_item_form_defines_functions() {
+    let src = image::<f32>(5, 200, 10);
+    let mut got = Image::<f32>::zeros(200, 10).unwrap();
+    sobel3(&src.view(), &mut got.view_mut()).unwrap();
+    let mut want = Image::<f32>::zeros(200, 10).unwrap();
+    conv!(sobel_x, 3x3)
+        .apply(&src.view(), &mut want.view_mut())
+        .unwrap();
+    assert_eq!(got, want);
+
+    let src = image::<f64>(6, 150, 12);
+    let mut out = Image::<f64>::zeros(150, 12).unwrap();
+    blur64(&src.view(), &mut out.view_mut()).unwrap();
+    let spec = named("binomial", Some((5, 5)))
+        .border(Border::Replicate)
+        .dtype(DType::F64);
+    assert!(
+        check_against_reference(&spec, &src.view(), &out.view())
+            .unwrap()
+            .is_ok()
+    );
+    // A wrong output shape is an error, not a panic.
+    let mut small = Image::<f64>::zeros(149, 12).unwrap();
+    assert!(blur64(&src.view(), &mut small.view_mut()).is_err());
+}
+
+#[test]
+fn apply_new_and_pitched_views() {
+    let c = conv!([[1, -2, 1]], border = wrap, mode = full);
+    let src = image::<f32>(9, 40, 3);
+    let out = c.apply_new(&src.view()).unwrap();
+    assert_eq!(out.shape(), Shape::new(3, 42));
+    // Views with a row pitch: same pixels, same result.
+    let pitch = 45;
+    let mut padded = vec![0f32; 3 * pitch];
+    for y in 0..3 {
+        padded[y * pitch..y * pitch + 40].copy_from_slice(&src.data()[y * 40..(y + 1) * 40]);
+    }
+    let view = ImageView::with_pitch(&padded, 40, 3, pitch).unwrap();
+    let mut buf = vec![0f32; 3 * 50];
+    let mut dst = ImageViewMut::with_pitch(&mut buf, 42, 3, 50).unwrap();
+    c.apply(&view, &mut dst).unwrap();
+    for y in 0..3 {
+        assert_eq!(&buf[y * 50..y * 50 + 42], &out.data()[y * 42..(y + 1) * 42]);
+    }
+}
+
+#[test]
+fn wrong_element_type_and_shapes_are_errors() {
+    let c = conv!(box, 3x3, input = 10x10);
+    let src = image::<f32>(1, 11, 10);
+    let mut dst = Image::<f32>::zeros(11, 10).unwrap();
+    assert!(c.apply(&src.view(), &mut dst.view_mut()).is_err());
+    let src = image::<f32>(1, 10, 10);
+    let mut dst = Image::<f32>::zeros(9, 10).unwrap();
+    assert!(c.apply(&src.view(), &mut dst.view_mut()).is_err());
+}
+
+#[test]
+fn thread_counts_give_identical_bits() {
+    let one = conv!(
+        [[1.5, -0.25, 2], [0.5, 3, -1], [0.125, 1, 0.75]],
+        threads = 1
+    );
+    let four = conv!(
+        [[1.5, -0.25, 2], [0.5, 3, -1], [0.125, 1, 0.75]],
+        threads = 4
+    );
+    let src = image::<f32>(3, 333, 700);
+    let a = one.apply_new(&src.view()).unwrap();
+    let b = four.apply_new(&src.view()).unwrap();
+    assert_eq!(a, b);
+}
+
+#[test]
+fn an_unsupported_isa_is_an_error() {
+    let c = conv!(box);
+    let src = image::<f32>(2, 8, 8);
+    let mut dst = Image::<f32>::zeros(8, 8).unwrap();
+    for isa in Isa::ALL {
+        let r = c.apply_with_isa(isa, &src.view(), &mut dst.view_mut());
+        assert_eq!(r.is_ok(), isa.is_supported(), "{isa}");
+    }
+}
