@@ -191,6 +191,7 @@ fn rank1(kernel: &Kernel, grid: &Scaled) -> Option<Rank1> {
             return None;
         }
         let mut col: Vec<i128> = (0..h).map(|i| k(i, q)).collect();
+        // The column has a non-zero entry (the pivot), so g >= 1.
         let g = col.iter().fold(0i128, |g, &v| gcd(g, v.abs()));
         let sign = if col.iter().find(|v| **v != 0).copied().unwrap_or(1) < 0 {
             -1
@@ -245,7 +246,7 @@ fn pivot(values: &[f64], w: usize) -> (usize, usize) {
 }
 
 fn gcd(a: i128, b: i128) -> i128 {
-    if b == 0 { a.max(1) } else { gcd(b, a % b) }
+    if b == 0 { a } else { gcd(b, a % b) }
 }
 
 #[cfg(test)]
@@ -264,6 +265,13 @@ mod tests {
         assert_eq!(r.col.values, vec![2.0, 3.0]);
         assert_eq!(r.row.values, vec![1.0, 2.0, 1.0]);
         assert!(analyze(&lit(&[&[1.0, 2.0], &[3.0, 4.0]])).rank1.is_none());
+        // A zero first row must not stop the common factor from being found.
+        let r = analyze(&lit(&[&[0.0, 0.0], &[1.0, 2.0]])).rank1.unwrap();
+        assert_eq!((r.col.values.clone(), r.row.values.clone()), (vec![0.0, 1.0], vec![1.0, 2.0]));
+        let k = Kernel::outer_integers(&[0, 1, 2, 1, 0], &[1, 4, 6, 4, 1], 1.0).unwrap();
+        let r = analyze(&k).rank1.unwrap();
+        assert_eq!(r.col.values, vec![0.0, 1.0, 2.0, 1.0, 0.0]);
+        assert_eq!(r.row.values, vec![1.0, 4.0, 6.0, 4.0, 1.0]);
         assert!(
             analyze(&build("laplacian", &[], None).unwrap())
                 .rank1
