@@ -98,6 +98,7 @@ pub(crate) fn build(
         size,
         bases: Vec::new(),
         outs: Vec::new(),
+        bias: 0,
     };
     g.body();
     g.b.seal_all_blocks();
@@ -112,8 +113,13 @@ struct Gen<'a, 'f> {
     vec: Type,
     lanes: usize,
     size: usize,
-    /// Per input row: its pointer minus `left * size` (None for rows no tap reads).
+    /// Per input row: its pointer minus `left * size`, plus `bias` (None for rows
+    /// no tap reads).
     bases: Vec<Option<Value>>,
+    /// Bytes added to every row base and subtracted from every tap offset, so
+    /// that the offsets of the wide loop are centred on 0 and fit the short
+    /// (8-bit) displacement encoding: smaller code for large kernels.
+    bias: i64,
     /// Per output row: its pointer.
     outs: Vec<Value>,
 }
@@ -147,18 +153,20 @@ impl Gen<'_, '_> {
         let used: BTreeSet<usize> = (0..st.out_rows)
             .flat_map(|j| st.taps().map(move |t| t.row + j * st.row_step))
             .collect();
+        let (lo, hi) = st.col_span();
+        let span = hi.saturating_add((self.cfg.unroll * self.lanes).saturating_mul(st.sx));
+        self.bias = i64::try_from(lo.saturating_add(span) / 2 * self.size).unwrap_or(0);
         self.bases = vec![None; st.in_rows];
         for &r in &used {
             let p = self
                 .b
                 .ins()
                 .load(ptr, Self::trusted(), in_rows, (r * 8) as i32);
-            let p = if st.left == 0 {
+            let shift = self.bias.wrapping_sub(bytes(st.left, self.size));
+            let p = if shift == 0 {
                 p
             } else {
-                self.b
-                    .ins()
-                    .iadd_imm_s(p, bytes(st.left, self.size).wrapping_neg())
+                self.b.ins().iadd_imm_s(p, shift)
             };
             self.bases[r] = Some(p);
         }
@@ -297,8 +305,9 @@ impl Gen<'_, '_> {
         }
     }
 
+    /// A load of element `elems` past a row base (which carries `bias`).
     fn load(&mut self, ty: Type, addr: Value, elems: usize) -> Value {
-        let (addr, off) = self.offset(addr, bytes(elems, self.size));
+        let (addr, off) = self.offset(addr, bytes(elems, self.size).wrapping_sub(self.bias));
         self.b.ins().load(ty, Self::pixels(), addr, off)
     }
 
@@ -355,11 +364,16 @@ impl Gen<'_, '_> {
 
     /// `a + c * s`, fused when the host has FMA (the same choice for vector and
     /// scalar code, so every lane rounds alike).
+    ///
+    /// Operand order matters on x86_64, whose lowering only has the `213`/`132`
+    /// forms: the destination is the first multiplicand unless it is a load,
+    /// then the other one. With `s` first, a sum held in a register is
+    /// overwritten in place; with a loaded `s`, the constant is copied first.
     fn mul_add(&mut self, c: Value, s: Value, a: Value) -> Value {
         if self.cfg.fma {
-            self.b.ins().fma(c, s, a)
+            self.b.ins().fma(s, c, a)
         } else {
-            let p = self.b.ins().fmul(c, s);
+            let p = self.b.ins().fmul(s, c);
             self.b.ins().fadd(a, p)
         }
     }
