@@ -1,29 +1,30 @@
-//! The row loops: each pass of the Plan as a block of unrolled taps, and the
-//! `DirectRows` / `SeparableRows` implementation that runs the blocks along a row.
+//! The row loops: each pass of the Plan as one function over a row, and the
+//! `DirectRows` / `SeparableRows` implementation that calls it.
 //!
-//! A pass becomes a `Block` implementation: a struct holding the input rows the pass
-//! reads and a `block::<W>(x)` that computes outputs `x .. x + W`. Every tap reads a
-//! sub-slice of length `W` (`at(row, start)`, a `&[T; W]`) and each term of the
-//! Plan is one loop over the `W` lanes, so the lane loops carry no bounds checks and
-//! vectorize, the taps are fully unrolled with their coefficients as literals, and
-//! the `W / lanes` accumulator vectors stay in registers across all taps (register
-//! blocking). The runtime instantiates `W` per instruction set (for example
-//! 128 `f32`, eight AVX-512 vectors) and with `W = 1` for the last few outputs.
+//! A pass becomes an `#[inline(always)]` associated function of the convolution
+//! type taking the output row and every input row it reads as separate slices (so
+//! the optimizer knows they do not overlap). It cuts one sub-slice of equal length
+//! per tap, then runs a single loop over the output columns whose body is every
+//! tap, fully unrolled, each coefficient a literal: rustc drops the bounds checks
+//! (every index is below the common length) and vectorizes the loop. The taps
+//! accumulate into up to [`ACCUMULATORS`] partial sums, so the dependency chain of
+//! one output is a quarter as long and consecutive vectors overlap in the CPU.
 
 use std::ops::Range;
 
 use convc_core::plan::{Method, Stencil, Tap};
 use convc_core::{DType, Plan, Result};
 use proc_macro2::{Ident, Span, TokenStream};
-use quote::{format_ident, quote};
+use quote::{ToTokens, format_ident, quote};
 
 use crate::lit::{elem_lit, usize_lit};
+
+/// Partial sums per output.
+pub(crate) const ACCUMULATORS: usize = 4;
 
 /// What a fixed input shape makes constant.
 #[derive(Debug, Clone)]
 pub(crate) struct Fixed {
-    /// Input row length.
-    in_w: usize,
     /// Output row length.
     out_w: usize,
     /// Output columns the driver hands to the direct and horizontal loops.
@@ -37,7 +38,6 @@ impl Fixed {
         };
         let g = plan.geometry(shape)?;
         Ok(Some(Fixed {
-            in_w: shape.width,
             out_w: g.output.width,
             interior: g.interior_x,
         }))
@@ -55,7 +55,7 @@ enum Kind {
 /// Everything the lowering of one Plan needs.
 pub(crate) struct Rows<'a> {
     pub(crate) plan: &'a Plan,
-    /// The convolution type; pass structs are named after it.
+    /// The convolution type; the row functions are its associated functions.
     pub(crate) ty: &'a Ident,
     pub(crate) fixed: Option<Fixed>,
 }
@@ -65,96 +65,152 @@ impl Rows<'_> {
         Ident::new(self.plan.dtype.name(), Span::call_site())
     }
 
-    /// The pass structs, their `Block` impls, and the `DirectRows` or
-    /// `SeparableRows` impl of the convolution type.
+    /// The row functions (an inherent impl of the convolution type) and its
+    /// `DirectRows` or `SeparableRows` impl.
     pub(crate) fn lower(&self) -> TokenStream {
-        match &self.plan.method {
-            Method::Direct(st) => {
-                let pass = self.pass(Kind::Direct, st);
-                let rows = self.direct_rows(st);
-                quote!(#pass #rows)
-            }
+        let ty = self.ty;
+        let (passes, rows) = match &self.plan.method {
+            Method::Direct(st) => (self.pass(Kind::Direct, st), self.direct_rows(st)),
             Method::Separable {
                 horizontal,
                 vertical,
             } => {
                 let h = self.pass(Kind::Horizontal, horizontal);
                 let v = self.pass(Kind::Vertical, vertical);
-                let rows = self.separable_rows(vertical);
-                quote!(#h #v #rows)
+                (quote!(#h #v), self.separable_rows(vertical))
             }
-        }
-    }
+        };
+        quote! {
+            impl #ty {
+                #passes
+            }
 
-    fn pass_name(&self, kind: Kind) -> Ident {
-        format_ident!("{}{}", self.ty, format!("{kind:?}"))
+            #rows
+        }
     }
 
     /// Kernel rows (direct, vertical) that have taps, in order; `[0]` for a
-    /// horizontal pass.
+    /// horizontal pass with taps.
     fn used_rows(kind: Kind, st: &Stencil) -> Vec<usize> {
-        if kind == Kind::Horizontal {
-            return vec![0];
-        }
-        let mut rows: Vec<usize> = st
-            .terms
-            .iter()
-            .flat_map(|t| t.plus.iter().chain(&t.minus))
-            .map(|t| t.row)
+        let mut rows: Vec<usize> = taps(st)
+            .map(|t| if kind == Kind::Horizontal { 0 } else { t.row })
             .collect();
         rows.sort_unstable();
         rows.dedup();
         rows
     }
 
-    /// The struct of one pass and its `Block` implementation.
+    fn fn_name(kind: Kind) -> Ident {
+        match kind {
+            Kind::Direct => format_ident!("direct_row"),
+            Kind::Horizontal => format_ident!("horizontal_row"),
+            Kind::Vertical => format_ident!("vertical_row"),
+        }
+    }
+
+    /// `fn {kind}_row<const FMA: bool>(o, r.., [cols])`: the pass over one row.
     fn pass(&self, kind: Kind, st: &Stencil) -> TokenStream {
         let elem = self.elem();
-        let name = self.pass_name(kind);
-        let rows = Self::used_rows(kind, st);
-        let n_rows = usize_lit(rows.len());
-        let row_vars: Vec<Ident> = rows.iter().map(|m| format_ident!("r{m}")).collect();
+        let name = Self::fn_name(kind);
+        let row_vars: Vec<Ident> = Self::used_rows(kind, st)
+            .iter()
+            .map(|m| format_ident!("r{m}"))
+            .collect();
         let p = self.plan;
-        // Lanes read input columns `x * sx + n * dx - left` (direct, horizontal) or
-        // `x` (vertical: the rows are already horizontal results).
+        // Output column x reads input column `x * sx + n * dx - left` (direct,
+        // horizontal) or `x` (vertical: the rows are horizontal results).
         let (sx, dx, left) = match kind {
             Kind::Vertical => (1, 0, 0),
             _ => (p.stride.x, p.dilation.x, p.pads.left),
         };
-        let (s, l) = (usize_lit(sx), usize_lit(left));
-        let base = match (sx, left) {
-            (1, 0) => None,
-            (1, _) => Some(quote!(x - #l)),
-            (_, 0) => Some(quote!(x * #s)),
-            _ => Some(quote!(x * #s - #l)),
+        // The columns are a parameter unless the input shape fixes them.
+        let cols_param = (kind != Kind::Vertical && self.fixed.is_none())
+            .then(|| quote!(cols: ::core::ops::Range<usize>,));
+        let no_taps = st.terms.is_empty();
+
+        // The output range and the first input column, as constants when the
+        // input shape is fixed.
+        let mut prelude = TokenStream::new();
+        let (n, base): (TokenStream, Option<TokenStream>) = match (&self.fixed, kind) {
+            (Some(f), Kind::Vertical) => {
+                let ow = usize_lit(f.out_w);
+                prelude.extend(quote!(let o = &mut o[..#ow];));
+                (quote!(#ow), None)
+            }
+            (Some(f), _) => {
+                let (x0, x1) = (usize_lit(f.interior.start), usize_lit(f.interior.end));
+                prelude.extend(quote!(let o = &mut o[#x0..#x1];));
+                let n = usize_lit(f.interior.len());
+                // The driver calls this only when the interior is not empty.
+                let b = (f.interior.start * sx).saturating_sub(left);
+                (quote!(#n), Some(usize_lit(b).into_token_stream()))
+            }
+            (None, Kind::Vertical) => {
+                prelude.extend(quote!(let n = o.len();));
+                (quote!(n), None)
+            }
+            (None, _) if no_taps => {
+                prelude.extend(quote!(let o = &mut o[cols];));
+                (quote!(n), None)
+            }
+            (None, _) => {
+                let (s, l) = (usize_lit(sx), usize_lit(left));
+                let b = match (sx, left) {
+                    (1, 0) => quote!(cols.start),
+                    (1, _) => quote!(cols.start - #l),
+                    (_, 0) => quote!(cols.start * #s),
+                    _ => quote!(cols.start * #s - #l),
+                };
+                prelude.extend(quote! {
+                    let b = #b;
+                    let n = cols.end - cols.start;
+                    let o = &mut o[cols];
+                });
+                (quote!(n), Some(quote!(b)))
+            }
         };
-        let b = if base.is_some() { quote!(b) } else { quote!(x) };
-        let let_base = base.map(|e| quote!(let b = #e;));
 
         let var = |t: &Tap| match kind {
             Kind::Direct => format_ident!("t{}_{}", t.row, t.col),
             Kind::Horizontal => format_ident!("t{}", t.col),
             Kind::Vertical => format_ident!("t{}", t.row),
         };
-        let mut uses = Uses::default();
+        // Each tap: the sub-slice it reads, of the same length for every tap.
+        let fixed_n = self.fixed.as_ref().map(|f| match kind {
+            Kind::Vertical => f.out_w,
+            _ => f.interior.len(),
+        });
+        let len = match (sx, fixed_n) {
+            (1, _) => n.clone(),
+            (s, Some(n)) => usize_lit((n.max(1) - 1) * s + 1).into_token_stream(),
+            (s, None) => {
+                let s = usize_lit(s);
+                quote!((n - 1) * #s + 1)
+            }
+        };
         let mut decls = TokenStream::new();
-        for tap in st.terms.iter().flat_map(|t| t.plus.iter().chain(&t.minus)) {
+        for tap in taps(st) {
             let v = var(tap);
             let row = format_ident!("r{}", if kind == Kind::Horizontal { 0 } else { tap.row });
             let off = tap.col * dx;
-            let start = if off == 0 {
-                quote!(#b)
-            } else {
-                let off = usize_lit(off);
-                quote!(#b + #off)
+            let start = match (&base, off) {
+                (None, _) => None,
+                (Some(b), 0) => Some(b.clone()),
+                (Some(b), off) => {
+                    // A constant base folds with the offset.
+                    let off_lit = usize_lit(off);
+                    match &self.fixed {
+                        Some(f) => Some(
+                            usize_lit((f.interior.start * sx).saturating_sub(left) + off)
+                                .into_token_stream(),
+                        ),
+                        None => Some(quote!(#b + #off_lit)),
+                    }
+                }
             };
-            decls.extend(if sx == 1 {
-                uses.at = true;
-                quote!(let #v: &[#elem; W] = at(#row, #start);)
-            } else {
-                uses.strided = true;
-                let s = usize_lit(sx);
-                quote!(let #v = strided::<#elem, W>(#row, #start, #s);)
+            decls.extend(match start {
+                Some(s) => quote!(let #v = &#row[#s..][..#len];),
+                None => quote!(let #v = &#row[..#len];),
             });
         }
         let lane = |t: &Tap| {
@@ -166,30 +222,45 @@ impl Rows<'_> {
                 quote!(#v[i * #s])
             }
         };
-        let body = terms_code(st, p.dtype, &elem, &lane, &mut uses);
-        let imports = uses.imports();
-        quote! {
-            struct #name<'a, const FMA: bool>([&'a [#elem]; #n_rows]);
-
-            impl<const FMA: bool> ::convc::__private::Block<#elem> for #name<'_, FMA> {
-                #[inline(always)]
-                fn block<const W: usize>(&self, x: usize) -> [#elem; W] {
-                    #imports
-                    let [#(#row_vars),*] = self.0;
-                    #let_base
-                    #decls
+        let (uses_madd, body) = lane_code(st, p.dtype, &elem, &lane);
+        let import = uses_madd.then(|| {
+            quote!(
+                use ::convc::__private::madd;
+            )
+        });
+        // With a column stride, `n - 1` needs a non-empty row.
+        let guard = (sx > 1 && self.fixed.is_none()).then(|| {
+            quote! {
+                if n == 0 {
+                    return;
+                }
+            }
+        });
+        let loop_ = if st.terms.is_empty() {
+            quote!(o.fill(0.0);)
+        } else {
+            quote! {
+                for i in 0..#n {
                     #body
                 }
+            }
+        };
+        quote! {
+            #[inline(always)]
+            fn #name<const FMA: bool>(o: &mut [#elem], #(#row_vars: &[#elem],)* #cols_param) {
+                #import
+                #prelude
+                #guard
+                #decls
+                #loop_
             }
         }
     }
 
-    /// `DirectRows`: each output row of the call runs the direct pass over the
-    /// interior columns.
+    /// `DirectRows`: the direct pass over each output row of the call.
     fn direct_rows(&self, st: &Stencil) -> TokenStream {
         let elem = self.elem();
         let ty = self.ty;
-        let pass = self.pass_name(Kind::Direct);
         let p = self.plan;
         let window = if p.stride.y == 1 {
             quote!(&window[j..])
@@ -201,46 +272,47 @@ impl Rows<'_> {
             .into_iter()
             .map(|m| {
                 let t = usize_lit(m * p.dilation.y);
-                match &self.fixed {
-                    Some(_) => quote!(&w[#t][..IW]),
-                    None => quote!(w[#t]),
-                }
+                quote!(w[#t])
             })
             .collect();
-        let (consts, out, cols) = match &self.fixed {
-            Some(f) => {
-                let [iw, ow, x0, x1] =
-                    [f.in_w, f.out_w, f.interior.start, f.interior.end].map(usize_lit);
-                (
-                    quote! {
-                        const IW: usize = #iw;
-                        const OW: usize = #ow;
-                        const X0: usize = #x0;
-                        const X1: usize = #x1;
-                        debug_assert_eq!(cols, X0..X1);
-                    },
-                    quote!(&mut o[..OW]),
-                    quote!(X0..X1),
-                )
-            }
-            None => (TokenStream::new(), quote!(o), quote!(cols.clone())),
+        let check = self.fixed_check();
+        let cols = self.fixed.is_none().then(|| quote!(cols.clone()));
+        // An all-zero kernel reads no rows.
+        let (each, w) = if rows.is_empty() {
+            (quote!(o in out.iter_mut()), quote!(let _ = window;))
+        } else {
+            (
+                quote!((j, o) in out.iter_mut().enumerate()),
+                quote!(let w = #window;),
+            )
         };
         quote! {
             impl ::convc::__private::DirectRows<#elem> for #ty {
                 #[inline(always)]
-                fn direct<const FMA: bool, const B: usize>(
+                fn direct<const FMA: bool>(
                     window: &[&[#elem]],
                     out: &mut [&mut [#elem]],
                     cols: ::core::ops::Range<usize>,
                 ) {
-                    #consts
-                    for (j, o) in out.iter_mut().enumerate() {
-                        let w = #window;
-                        let taps = #pass::<FMA>([#(#rows),*]);
-                        ::convc::__private::blocks::<#elem, _, B>(#out, #cols, &taps);
+                    #check
+                    for #each {
+                        #w
+                        Self::direct_row::<FMA>(o, #(#rows,)* #cols);
                     }
                 }
             }
+        }
+    }
+
+    /// With a fixed input the row functions use constant bounds; debug builds check
+    /// that the driver asks for exactly those columns.
+    fn fixed_check(&self) -> TokenStream {
+        match &self.fixed {
+            Some(f) => {
+                let (x0, x1) = (usize_lit(f.interior.start), usize_lit(f.interior.end));
+                quote!(debug_assert_eq!(cols, #x0..#x1);)
+            }
+            None => TokenStream::new(),
         }
     }
 
@@ -249,136 +321,83 @@ impl Rows<'_> {
     fn separable_rows(&self, vertical: &Stencil) -> TokenStream {
         let elem = self.elem();
         let ty = self.ty;
-        let h = self.pass_name(Kind::Horizontal);
-        let v = self.pass_name(Kind::Vertical);
-        let vrows = Self::used_rows(Kind::Vertical, vertical);
-        let (consts_h, consts_v, src, dst, cols, vrow, vdst, vcols) = match &self.fixed {
-            Some(f) => {
-                let [iw, ow, x0, x1] =
-                    [f.in_w, f.out_w, f.interior.start, f.interior.end].map(usize_lit);
-                (
-                    quote! {
-                        const IW: usize = #iw;
-                        const OW: usize = #ow;
-                        const X0: usize = #x0;
-                        const X1: usize = #x1;
-                        debug_assert_eq!(cols, X0..X1);
-                    },
-                    quote!(const OW: usize = #ow;),
-                    quote!(&src[..IW]),
-                    quote!(&mut dst[..OW]),
-                    quote!(X0..X1),
-                    Box::new(|m: usize| {
-                        let m = usize_lit(m);
-                        quote!(&rows[#m][..OW])
-                    }) as Box<dyn Fn(usize) -> TokenStream>,
-                    quote!(&mut dst[..OW]),
-                    quote!(0..OW),
-                )
-            }
-            None => (
-                TokenStream::new(),
-                quote!(let n = dst.len();),
-                quote!(src),
-                quote!(dst),
-                quote!(cols),
-                Box::new(|m: usize| {
-                    let m = usize_lit(m);
-                    quote!(rows[#m])
-                }) as Box<dyn Fn(usize) -> TokenStream>,
-                quote!(dst),
-                quote!(0..n),
-            ),
-        };
-        let vrows: Vec<TokenStream> = vrows.into_iter().map(vrow).collect();
+        let vrows: Vec<TokenStream> = Self::used_rows(Kind::Vertical, vertical)
+            .into_iter()
+            .map(|m| {
+                let m = usize_lit(m);
+                quote!(rows[#m])
+            })
+            .collect();
+        let check = self.fixed_check();
+        let cols = self.fixed.is_none().then(|| quote!(cols));
         quote! {
             impl ::convc::__private::SeparableRows<#elem> for #ty {
                 #[inline(always)]
-                fn horizontal<const FMA: bool, const B: usize>(
+                fn horizontal<const FMA: bool>(
                     src: &[#elem],
                     dst: &mut [#elem],
                     cols: ::core::ops::Range<usize>,
                 ) {
-                    #consts_h
-                    let taps = #h::<FMA>([#src]);
-                    ::convc::__private::blocks::<#elem, _, B>(#dst, #cols, &taps);
+                    #check
+                    Self::horizontal_row::<FMA>(dst, src, #cols);
                 }
 
                 #[inline(always)]
-                fn vertical<const FMA: bool, const B: usize>(
-                    rows: &[&[#elem]],
-                    dst: &mut [#elem],
-                ) {
-                    #consts_v
-                    let taps = #v::<FMA>([#(#vrows),*]);
-                    ::convc::__private::blocks::<#elem, _, B>(#vdst, #vcols, &taps);
+                fn vertical<const FMA: bool>(rows: &[&[#elem]], dst: &mut [#elem]) {
+                    Self::vertical_row::<FMA>(dst, #(#vrows),*);
                 }
             }
         }
     }
 }
 
-/// Which runtime helpers a block uses (imported only then, so that user crates
-/// see no unused-import warnings).
-#[derive(Default)]
-struct Uses {
-    at: bool,
-    strided: bool,
-    madd: bool,
+/// Every tap of a stencil, in term order.
+fn taps(st: &Stencil) -> impl Iterator<Item = &Tap> {
+    st.terms.iter().flat_map(|t| t.plus.iter().chain(&t.minus))
 }
 
-impl Uses {
-    fn imports(&self) -> TokenStream {
-        let names: Vec<Ident> = [
-            ("at", self.at),
-            ("strided", self.strided),
-            ("madd", self.madd),
-        ]
-        .into_iter()
-        .filter(|(_, used)| *used)
-        .map(|(n, _)| Ident::new(n, Span::call_site()))
-        .collect();
-        if names.is_empty() {
-            TokenStream::new()
-        } else {
-            quote!(use ::convc::__private::{#(#names),*};)
-        }
-    }
-}
-
-/// `acc = scale * sum over terms of coeff * (plus taps - minus taps)`, one lane loop
-/// per term: a ±1 term is adds and subtracts (summed, then added to `acc`), any
-/// other term one multiply (fused with the accumulation in the FMA variants), the
-/// scale one multiply at the end.
-fn terms_code(
+/// The loop body for output lane `i`: `o[i] = scale * sum over terms of coeff *
+/// (plus taps - minus taps)`. A ±1 term is adds and subtracts, any other term one
+/// multiply (fused with the accumulation in the FMA variants); the terms go round
+/// robin into up to [`ACCUMULATORS`] partial sums added pairwise at the end; the
+/// scale is one multiply. Returns whether `madd` is used.
+fn lane_code(
     st: &Stencil,
     dtype: DType,
     elem: &Ident,
     lane: &dyn Fn(&Tap) -> TokenStream,
-    uses: &mut Uses,
-) -> TokenStream {
-    if st.terms.is_empty() {
-        return quote!([0.0; W]);
-    }
-    let mut loops = TokenStream::new();
-    for (k, term) in st.terms.iter().enumerate() {
+) -> (bool, TokenStream) {
+    let k = st.terms.len().min(ACCUMULATORS);
+    let accs: Vec<Ident> = (0..k).map(|j| format_ident!("a{j}")).collect();
+    // How many terms each accumulator takes (a `mut` binding needs more than one).
+    let count = |j: usize| (st.terms.len() + k - 1 - j) / k;
+    let mut uses_madd = false;
+    let mut stmts = TokenStream::new();
+    for (t, term) in st.terms.iter().enumerate() {
+        let a = &accs[t % k];
+        let first = t < k;
         let plus: Vec<TokenStream> = term.plus.iter().map(lane).collect();
         let minus: Vec<TokenStream> = term.minus.iter().map(lane).collect();
-        let first = k == 0;
-        // The statement for lane `i`.
-        let stmt = if term.is_unit() {
+        let binding = if count(t % k) > 1 {
+            quote!(let mut #a)
+        } else {
+            quote!(let #a)
+        };
+        stmts.extend(if term.is_unit() {
             match (first, plus.split_first()) {
-                // acc = p0 + p1 - m0 - m1
-                (true, Some((p0, rest))) => quote!(acc[i] = #p0 #(+ #rest)* #(- #minus)*;),
+                (true, Some((p0, rest))) => quote!(#binding = #p0 #(+ #rest)* #(- #minus)*;),
                 (true, None) => {
                     let (m0, rest) = minus.split_first().expect("a term has taps");
-                    quote!(acc[i] = -#m0 #(- #rest)*;)
+                    quote!(#binding = -#m0 #(- #rest)*;)
                 }
-                // acc += p0 + p1 - m0 - m1
-                (false, Some((p0, rest))) => quote!(acc[i] += #p0 #(+ #rest)* #(- #minus)*;),
+                (false, Some((p0, rest))) => quote!(#a += #p0 #(+ #rest)* #(- #minus)*;),
                 (false, None) => {
                     let (m0, rest) = minus.split_first().expect("a term has taps");
-                    quote!(acc[i] -= #m0 #(+ #rest)*;)
+                    if rest.is_empty() {
+                        quote!(#a -= #m0;)
+                    } else {
+                        quote!(#a -= #m0 #(+ #rest)*;)
+                    }
                 }
             }
         } else {
@@ -392,34 +411,46 @@ fn terms_code(
             };
             let c = elem_lit(coeff, dtype);
             if first {
-                let taps = term.plus.len() + term.minus.len();
-                if taps == 1 {
-                    quote!(acc[i] = #sum * #c;)
+                if term.plus.len() + term.minus.len() == 1 {
+                    quote!(#binding = #sum * #c;)
                 } else {
-                    quote!(acc[i] = (#sum) * #c;)
+                    quote!(#binding = (#sum) * #c;)
                 }
             } else {
-                uses.madd = true;
-                quote!(acc[i] = madd::<FMA, #elem>(#sum, #c, acc[i]);)
-            }
-        };
-        loops.extend(quote! {
-            for i in 0..W {
-                #stmt
+                uses_madd = true;
+                quote!(#a = madd::<FMA, #elem>(#sum, #c, #a);)
             }
         });
     }
-    if st.scale != 1.0 {
+    let total = pairwise(&accs);
+    let value = if st.scale != 1.0 {
         let s = elem_lit(st.scale, dtype);
-        loops.extend(quote! {
-            for i in 0..W {
-                acc[i] *= #s;
-            }
-        });
-    }
-    quote! {
-        let mut acc: [#elem; W] = [0.0; W];
-        #loops
-        acc
+        if k > 1 {
+            quote!((#total) * #s)
+        } else {
+            quote!(#total * #s)
+        }
+    } else {
+        total
+    };
+    stmts.extend(quote!(o[i] = #value;));
+    (uses_madd, stmts)
+}
+
+/// `(a0 + a1) + (a2 + a3)`.
+fn pairwise(accs: &[Ident]) -> TokenStream {
+    match accs {
+        [] => quote!(0.0),
+        [a] => quote!(#a),
+        [a, b] => quote!(#a + #b),
+        _ => {
+            let (l, r) = accs.split_at(accs.len().div_ceil(2));
+            let group = |a: &[Ident]| {
+                let t = pairwise(a);
+                if a.len() > 1 { quote!((#t)) } else { t }
+            };
+            let (l, r) = (group(l), group(r));
+            quote!(#l + #r)
+        }
     }
 }

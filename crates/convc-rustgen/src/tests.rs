@@ -24,8 +24,6 @@ struct Audit {
     literal_arrays: usize,
     /// Names of called functions (last path segment).
     calls: Vec<String>,
-    /// `struct` names.
-    structs: Vec<String>,
     /// `impl Trait for` trait names (last segment).
     impls: Vec<String>,
 }
@@ -70,11 +68,6 @@ impl<'ast> Visit<'ast> for Audit {
         visit::visit_expr_array(self, e);
     }
 
-    fn visit_item_struct(&mut self, s: &'ast syn::ItemStruct) {
-        self.structs.push(s.ident.to_string());
-        visit::visit_item_struct(self, s);
-    }
-
     fn visit_item_impl(&mut self, i: &'ast syn::ItemImpl) {
         if let Some((_, path, _)) = &i.trait_ {
             self.impls
@@ -100,9 +93,32 @@ fn sobel_has_no_multiplication_by_zero_or_one_and_no_coefficient_array() {
     // The plan's one multiply: 2 * (x[1,2] - x[1,0]).
     assert_eq!(a.multiplies, vec![2.0], "{a:?}");
     assert_eq!(a.literal_arrays, 0, "{a:?}");
-    // Six taps, each a sub-slice of the block's width.
-    assert_eq!(a.calls.iter().filter(|c| *c == "at").count(), 6, "{a:?}");
     assert!(a.impls.contains(&"DirectRows".to_string()), "{a:?}");
+    // Six taps, each a sub-slice of the row's interior length, read at `[i]`.
+    let s = spec("sobel_x", Some((3, 3)));
+    let text = quote_items(&s);
+    for tap in ["t0_0", "t0_2", "t1_0", "t1_2", "t2_0", "t2_2"] {
+        let row = &tap[1..2];
+        let col = &tap[3..];
+        let start = if col == "0" {
+            "b".to_string()
+        } else {
+            format!("b + {col}")
+        };
+        let want = format!("let {tap} = & r{row} [{start} ..] [.. n] ;");
+        assert!(text.contains(&want), "`{want}` missing from {text}");
+    }
+    assert!(
+        !text.contains("t0_1") && !text.contains("t1_1"),
+        "zero taps are absent"
+    );
+    assert!(text.contains("for i in 0 .. n {"), "{text}");
+}
+
+fn quote_items(s: &ConvSpec) -> String {
+    items(s, &Ident::new("Conv", Span::call_site()), &quote!())
+        .unwrap()
+        .to_string()
 }
 
 #[test]
@@ -120,18 +136,26 @@ fn gaussian_5x5_is_two_1d_passes() {
     let a = audit(&s);
     assert!(a.impls.contains(&"SeparableRows".to_string()), "{a:?}");
     assert!(!a.impls.contains(&"DirectRows".to_string()), "{a:?}");
-    assert!(a.structs.contains(&"ConvHorizontal".to_string()), "{a:?}");
-    assert!(a.structs.contains(&"ConvVertical".to_string()), "{a:?}");
+    assert!(a.calls.contains(&"horizontal_row".to_string()), "{a:?}");
+    assert!(a.calls.contains(&"vertical_row".to_string()), "{a:?}");
+    assert!(!a.calls.contains(&"direct_row".to_string()), "{a:?}");
     // [1 4 6 4 1] per pass: 4 * (x1 + x3) and 6 * x2; 1/256 once, after the
     // vertical pass.
     assert_eq!(a.multiplies, vec![4.0, 6.0, 4.0, 6.0, 0.00390625], "{a:?}");
-    let code = file(&s);
-    let text = quote!(#code).to_string();
-    assert!(text.contains("ConvHorizontal :: < FMA > ([src])"), "{text}");
+    let text = quote_items(&s);
+    // One input row in; five rows of horizontal results in; three partial sums.
+    assert!(
+        text.contains("Self :: horizontal_row :: < FMA > (dst , src , cols)"),
+        "{text}"
+    );
     assert!(
         text.contains(
-            "ConvVertical :: < FMA > ([rows [0] , rows [1] , rows [2] , rows [3] , rows [4]])"
+            "Self :: vertical_row :: < FMA > (dst , rows [0] , rows [1] , rows [2] , rows [3] , rows [4])"
         ),
+        "{text}"
+    );
+    assert!(
+        text.contains("o [i] = ((a0 + a1) + a2) * 0.00390625 ;"),
         "{text}"
     );
 }
@@ -139,32 +163,27 @@ fn gaussian_5x5_is_two_1d_passes() {
 #[test]
 fn a_fixed_input_shape_makes_every_bound_a_constant() {
     let s = spec("box", Some((5, 5))).input_shape(1080, 1920);
-    let text = items(&s, &Ident::new("Conv", Span::call_site()), &quote!())
-        .unwrap()
-        .to_string();
+    let text = quote_items(&s);
     for want in [
-        "const IW : usize = 1920",
-        "const OW : usize = 1920",
-        "const X0 : usize = 2",
-        "const X1 : usize = 1918",
-        "(& mut dst [.. OW] , X0 .. X1 , & taps)",
-        "(& mut dst [.. OW] , 0 .. OW , & taps)",
-        "[& src [.. IW]]",
+        // Horizontal pass: interior columns 2..1918, taps from input column 0.
+        "let o = & mut o [2 .. 1918] ;",
+        "let t0 = & r0 [0 ..] [.. 1916] ;",
+        "let t4 = & r0 [4 ..] [.. 1916] ;",
+        "for i in 0 .. 1916 {",
+        // Vertical pass: the whole output row.
+        "let o = & mut o [.. 1920] ;",
+        "let t4 = & r4 [.. 1920] ;",
+        "for i in 0 .. 1920 {",
+        "debug_assert_eq ! (cols , 2 .. 1918) ;",
     ] {
         assert!(text.contains(want), "`{want}` missing from {text}");
     }
-    // No bound is read from the arguments (`cols` only in the debug check).
-    for unwanted in ["cols . clone ()", "dst . len ()", "0 .. n"] {
+    // No bound is read at run time (`cols` only in the debug check).
+    for unwanted in ["cols . start", "cols . end", "o . len ()", " n "] {
         assert!(!text.contains(unwanted), "`{unwanted}` in {text}");
     }
-    let free = items(
-        &spec("box", Some((5, 5))),
-        &Ident::new("Conv", Span::call_site()),
-        &quote!(),
-    )
-    .unwrap()
-    .to_string();
-    assert!(free.contains("dst . len ()") && !free.contains("const X0"));
+    let free = quote_items(&spec("box", Some((5, 5))));
+    assert!(free.contains("let n = o . len () ;") && free.contains("for i in 0 .. n {"));
 }
 
 #[test]
@@ -173,19 +192,20 @@ fn strides_read_strided_slices_and_dilations_step_the_taps() {
         .stride_yx(2, 3)
         .dilation(2)
         .border(convc_core::Border::Zero);
-    let text = items(&s, &Ident::new("Conv", Span::call_site()), &quote!())
-        .unwrap()
-        .to_string();
-    // Column stride 3, pad left 2: lane i of tap (2, 2) reads x * 3 - 2 + 4 + 3 i.
-    assert!(text.contains("let b = x * 3 - 2 ;"), "{text}");
+    let text = quote_items(&s);
+    // Column stride 3, pad left 2: lane i of tap (2, 2) reads 3 x - 2 + 4 + 3 i.
+    assert!(text.contains("let b = cols . start * 3 - 2 ;"), "{text}");
     assert!(
-        text.contains("let t2_2 = strided :: < f32 , W > (r2 , b + 4 , 3) ;"),
+        text.contains("let t2_2 = & r2 [b + 4 ..] [.. (n - 1) * 3 + 1] ;"),
         "{text}"
     );
     assert!(text.contains("t2_2 [i * 3]"), "{text}");
     // Row stride 2, dilation 2: output row j reads window rows 2j, 2j + 2, 2j + 4.
-    assert!(text.contains("& window [j * 2 ..]"), "{text}");
-    assert!(text.contains("[w [0] , w [2] , w [4]]"), "{text}");
+    assert!(text.contains("let w = & window [j * 2 ..] ;"), "{text}");
+    assert!(
+        text.contains("(o , w [0] , w [2] , w [4] , cols . clone ())"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -217,35 +237,25 @@ fn emit_rust_pretty_prints_a_file() {
     let code = emit_rust(&spec("laplacian", None)).unwrap();
     assert!(code.starts_with("// Generated by convc-rustgen"));
     assert!(code.contains("pub struct Conv;"), "{code}");
+    assert!(code.contains("fn direct_row<const FMA: bool>("), "{code}");
+    // Two terms, two partial sums: the four unit neighbours, the -4 centre.
     assert!(
-        code.contains(
-            "impl<const FMA: bool> ::convc::__private::Block<f32> for ConvDirect<'_, FMA>"
-        ),
+        code.contains("let a0 = t0_1[i] + t1_0[i] + t1_2[i] + t2_1[i];"),
         "{code}"
     );
-    // One lane loop per term: the -4 centre, then the four unit neighbours.
-    assert!(
-        code.contains("acc[i] = t0_1[i] + t1_0[i] + t1_2[i] + t2_1[i];"),
-        "{code}"
-    );
-    assert!(
-        code.contains("acc[i] = madd::<FMA, f32>(t1_1[i], -4.0, acc[i]);"),
-        "{code}"
-    );
+    assert!(code.contains("let a1 = t1_1[i] * -4.0;"), "{code}");
+    assert!(code.contains("o[i] = a0 + a1;"), "{code}");
     syn::parse_file(&code).unwrap();
 }
 
 #[test]
 fn an_all_zero_kernel_yields_zeros() {
-    let text = items(
-        &spec("[[0, 0], [0, 0]]", None),
-        &Ident::new("Conv", Span::call_site()),
-        &quote!(),
-    )
-    .unwrap()
-    .to_string();
-    assert!(text.contains("[0.0 ; W]"), "{text}");
-    assert!(!text.contains("for i in"), "{text}");
+    let text = quote_items(&spec("[[0, 0], [0, 0]]", None));
+    assert!(text.contains("o . fill (0.0) ;"), "{text}");
+    assert!(
+        !text.contains("for i in") && !text.contains("let w"),
+        "{text}"
+    );
 }
 
 #[test]

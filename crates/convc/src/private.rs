@@ -3,8 +3,8 @@
 //! release.
 //!
 //! Generated code provides the interior row loops of one Plan as implementations
-//! of [`DirectRows`] or [`SeparableRows`], generic over the block width `B` and over
-//! whether fused multiply-add may be used. This module instantiates them once per
+//! of [`DirectRows`] or [`SeparableRows`], generic over whether fused multiply-add
+//! may be used. This module instantiates them once per
 //! instruction set ([`Isa`]) under `#[target_feature]`, picks the variant for this
 //! CPU once (cached with the rest of the [`Compiled`] value in a static of the
 //! generated code) and hands the resulting function pointers to convc-core's row
@@ -24,67 +24,16 @@ use dispatch::Rows;
 /// The direct (2D) row loop of a generated convolution.
 pub trait DirectRows<T>: 'static {
     /// [`RowKernels::direct`](convc_core::exec::RowKernels::direct) for the
-    /// interior columns `cols`, `B` outputs per block; `FMA`: fused multiply-add
-    /// is fast here.
-    fn direct<const FMA: bool, const B: usize>(
-        window: &[&[T]],
-        out: &mut [&mut [T]],
-        cols: Range<usize>,
-    );
+    /// interior columns `cols`; `FMA`: fused multiply-add is fast here.
+    fn direct<const FMA: bool>(window: &[&[T]], out: &mut [&mut [T]], cols: Range<usize>);
 }
 
 /// The two 1D row loops of a generated separable convolution.
 pub trait SeparableRows<T>: 'static {
     /// [`RowKernels::horizontal`](convc_core::exec::RowKernels::horizontal).
-    fn horizontal<const FMA: bool, const B: usize>(src: &[T], dst: &mut [T], cols: Range<usize>);
+    fn horizontal<const FMA: bool>(src: &[T], dst: &mut [T], cols: Range<usize>);
     /// [`RowKernels::vertical`](convc_core::exec::RowKernels::vertical).
-    fn vertical<const FMA: bool, const B: usize>(rows: &[&[T]], dst: &mut [T]);
-}
-
-/// `W` consecutive outputs starting at output column `x`: the taps of one pass,
-/// evaluated lane by lane (generated code implements it for its row slices).
-pub trait Block<T> {
-    /// Outputs `x .. x + W`.
-    fn block<const W: usize>(&self, x: usize) -> [T; W];
-}
-
-/// Writes `out[x]` for every `x` in `cols` from `px`, `B` outputs per block. The
-/// last block is moved back to end at `cols.end` (the outputs it recomputes get
-/// the same values); ranges shorter than `B` go one output at a time.
-#[inline(always)]
-pub fn blocks<T: Copy, P: Block<T>, const B: usize>(out: &mut [T], cols: Range<usize>, px: &P) {
-    let Range { start, end } = cols;
-    if end.saturating_sub(start) < B {
-        for (o, x) in out[start..end].iter_mut().zip(start..) {
-            *o = px.block::<1>(x)[0];
-        }
-        return;
-    }
-    let mut x = start;
-    loop {
-        out[x..x + B].copy_from_slice(&px.block::<B>(x));
-        if x + B >= end {
-            break;
-        }
-        x = (x + B).min(end - B);
-    }
-}
-
-/// `row[start .. start + W]` as an array, so that the lane loop that reads it
-/// needs no bounds checks.
-#[inline(always)]
-pub fn at<T, const W: usize>(row: &[T], start: usize) -> &[T; W] {
-    match row[start..start + W].first_chunk::<W>() {
-        Some(a) => a,
-        None => unreachable!("a slice of length W has a first chunk of W"),
-    }
-}
-
-/// `row[start ..]` cut to what `W` outputs read with a column stride of `step`:
-/// `(W - 1) * step + 1` elements.
-#[inline(always)]
-pub fn strided<T, const W: usize>(row: &[T], start: usize, step: usize) -> &[T] {
-    &row[start..start + (W - 1) * step + 1]
+    fn vertical<const FMA: bool>(rows: &[&[T]], dst: &mut [T]);
 }
 
 /// `acc + a * c`: fused (one rounding) in the FMA variants, a separate multiply and
@@ -199,63 +148,25 @@ mod sealed {
     impl Sealed for f64 {}
 }
 
-/// An element type `conv!` compiles for (`f32`, `f64`), with its block widths.
+/// An element type `conv!` compiles for (`f32`, `f64`).
 pub trait Lanes: Element + sealed::Sealed {
     /// `self * c + acc` with one rounding.
     fn fused(self, c: Self, acc: Self) -> Self;
-    /// The direct row loop of `K` compiled for `isa`.
-    #[doc(hidden)]
-    fn direct_fn<K: DirectRows<Self>>(isa: Isa) -> dispatch::DirectFn<Self>;
-    /// The horizontal row loop of `K` compiled for `isa`.
-    #[doc(hidden)]
-    fn horizontal_fn<K: SeparableRows<Self>>(isa: Isa) -> dispatch::HorizontalFn<Self>;
-    /// The vertical row loop of `K` compiled for `isa`.
-    #[doc(hidden)]
-    fn vertical_fn<K: SeparableRows<Self>>(isa: Isa) -> dispatch::VerticalFn<Self>;
 }
 
-/// `$avx512`, `$avx2`, `$base`: outputs per block for each instruction set (eight
-/// vectors of accumulators: 8 x 16 f32 with AVX-512, 8 x 8 with AVX2, 8 x 4 with SSE2).
-macro_rules! lanes {
-    ($t:ty, $avx512:literal, $avx2:literal, $base:literal) => {
-        impl Lanes for $t {
-            #[inline(always)]
-            fn fused(self, c: Self, acc: Self) -> Self {
-                self.mul_add(c, acc)
-            }
-            fn direct_fn<K: DirectRows<Self>>(isa: Isa) -> dispatch::DirectFn<Self> {
-                match isa {
-                    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-                    Isa::Avx512 => dispatch::x86::direct_avx512::<$t, K, $avx512>,
-                    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-                    Isa::Avx2Fma => dispatch::x86::direct_avx2::<$t, K, $avx2>,
-                    _ => dispatch::direct_base::<$t, K, $base>,
-                }
-            }
-            fn horizontal_fn<K: SeparableRows<Self>>(isa: Isa) -> dispatch::HorizontalFn<Self> {
-                match isa {
-                    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-                    Isa::Avx512 => dispatch::x86::horizontal_avx512::<$t, K, $avx512>,
-                    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-                    Isa::Avx2Fma => dispatch::x86::horizontal_avx2::<$t, K, $avx2>,
-                    _ => dispatch::horizontal_base::<$t, K, $base>,
-                }
-            }
-            fn vertical_fn<K: SeparableRows<Self>>(isa: Isa) -> dispatch::VerticalFn<Self> {
-                match isa {
-                    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-                    Isa::Avx512 => dispatch::x86::vertical_avx512::<$t, K, $avx512>,
-                    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-                    Isa::Avx2Fma => dispatch::x86::vertical_avx2::<$t, K, $avx2>,
-                    _ => dispatch::vertical_base::<$t, K, $base>,
-                }
-            }
-        }
-    };
+impl Lanes for f32 {
+    #[inline(always)]
+    fn fused(self, c: Self, acc: Self) -> Self {
+        self.mul_add(c, acc)
+    }
 }
 
-lanes!(f32, 128, 64, 32);
-lanes!(f64, 64, 32, 16);
+impl Lanes for f64 {
+    #[inline(always)]
+    fn fused(self, c: Self, acc: Self) -> Self {
+        self.mul_add(c, acc)
+    }
+}
 
 /// The only `unsafe` of `conv!` code: calling the row loops compiled with
 /// `#[target_feature]` through function pointers that exist only for instruction
@@ -287,13 +198,25 @@ pub mod dispatch {
 
     impl<T: Lanes> Rows<T> {
         pub(crate) fn direct<K: DirectRows<T>>(isa: Isa) -> Option<Self> {
-            isa.is_supported()
-                .then(|| Rows::Direct(T::direct_fn::<K>(isa)))
+            let f: DirectFn<T> = match isa {
+                #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+                Isa::Avx512 => x86::direct_avx512::<T, K>,
+                #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+                Isa::Avx2Fma => x86::direct_avx2::<T, K>,
+                _ => direct_base::<T, K>,
+            };
+            isa.is_supported().then_some(Rows::Direct(f))
         }
 
         pub(crate) fn separable<K: SeparableRows<T>>(isa: Isa) -> Option<Self> {
-            isa.is_supported()
-                .then(|| Rows::Separable(T::horizontal_fn::<K>(isa), T::vertical_fn::<K>(isa)))
+            let (h, v): (HorizontalFn<T>, VerticalFn<T>) = match isa {
+                #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+                Isa::Avx512 => (x86::horizontal_avx512::<T, K>, x86::vertical_avx512::<T, K>),
+                #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+                Isa::Avx2Fma => (x86::horizontal_avx2::<T, K>, x86::vertical_avx2::<T, K>),
+                _ => (horizontal_base::<T, K>, vertical_base::<T, K>),
+            };
+            isa.is_supported().then_some(Rows::Separable(h, v))
         }
     }
 
@@ -325,24 +248,20 @@ pub mod dispatch {
         }
     }
 
-    pub(super) fn direct_base<T, K: DirectRows<T>, const B: usize>(
+    pub(super) fn direct_base<T, K: DirectRows<T>>(
         w: &[&[T]],
         o: &mut [&mut [T]],
         c: Range<usize>,
     ) {
-        K::direct::<false, B>(w, o, c)
+        K::direct::<false>(w, o, c)
     }
 
-    pub(super) fn horizontal_base<T, K: SeparableRows<T>, const B: usize>(
-        s: &[T],
-        d: &mut [T],
-        c: Range<usize>,
-    ) {
-        K::horizontal::<false, B>(s, d, c)
+    pub(super) fn horizontal_base<T, K: SeparableRows<T>>(s: &[T], d: &mut [T], c: Range<usize>) {
+        K::horizontal::<false>(s, d, c)
     }
 
-    pub(super) fn vertical_base<T, K: SeparableRows<T>, const B: usize>(r: &[&[T]], d: &mut [T]) {
-        K::vertical::<false, B>(r, d)
+    pub(super) fn vertical_base<T, K: SeparableRows<T>>(r: &[&[T]], d: &mut [T]) {
+        K::vertical::<false>(r, d)
     }
 
     /// The same loops compiled with wider vectors and FMA. Each is `unsafe` only
@@ -353,55 +272,49 @@ pub mod dispatch {
         use super::*;
 
         #[target_feature(enable = "avx512f")]
-        pub(crate) unsafe fn direct_avx512<T, K: DirectRows<T>, const B: usize>(
+        pub(crate) unsafe fn direct_avx512<T, K: DirectRows<T>>(
             w: &[&[T]],
             o: &mut [&mut [T]],
             c: Range<usize>,
         ) {
-            K::direct::<true, B>(w, o, c)
+            K::direct::<true>(w, o, c)
         }
 
         #[target_feature(enable = "avx2,fma")]
-        pub(crate) unsafe fn direct_avx2<T, K: DirectRows<T>, const B: usize>(
+        pub(crate) unsafe fn direct_avx2<T, K: DirectRows<T>>(
             w: &[&[T]],
             o: &mut [&mut [T]],
             c: Range<usize>,
         ) {
-            K::direct::<true, B>(w, o, c)
+            K::direct::<true>(w, o, c)
         }
 
         #[target_feature(enable = "avx512f")]
-        pub(crate) unsafe fn horizontal_avx512<T, K: SeparableRows<T>, const B: usize>(
+        pub(crate) unsafe fn horizontal_avx512<T, K: SeparableRows<T>>(
             s: &[T],
             d: &mut [T],
             c: Range<usize>,
         ) {
-            K::horizontal::<true, B>(s, d, c)
+            K::horizontal::<true>(s, d, c)
         }
 
         #[target_feature(enable = "avx2,fma")]
-        pub(crate) unsafe fn horizontal_avx2<T, K: SeparableRows<T>, const B: usize>(
+        pub(crate) unsafe fn horizontal_avx2<T, K: SeparableRows<T>>(
             s: &[T],
             d: &mut [T],
             c: Range<usize>,
         ) {
-            K::horizontal::<true, B>(s, d, c)
+            K::horizontal::<true>(s, d, c)
         }
 
         #[target_feature(enable = "avx512f")]
-        pub(crate) unsafe fn vertical_avx512<T, K: SeparableRows<T>, const B: usize>(
-            r: &[&[T]],
-            d: &mut [T],
-        ) {
-            K::vertical::<true, B>(r, d)
+        pub(crate) unsafe fn vertical_avx512<T, K: SeparableRows<T>>(r: &[&[T]], d: &mut [T]) {
+            K::vertical::<true>(r, d)
         }
 
         #[target_feature(enable = "avx2,fma")]
-        pub(crate) unsafe fn vertical_avx2<T, K: SeparableRows<T>, const B: usize>(
-            r: &[&[T]],
-            d: &mut [T],
-        ) {
-            K::vertical::<true, B>(r, d)
+        pub(crate) unsafe fn vertical_avx2<T, K: SeparableRows<T>>(r: &[&[T]], d: &mut [T]) {
+            K::vertical::<true>(r, d)
         }
     }
 }
