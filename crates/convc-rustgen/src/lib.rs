@@ -15,7 +15,8 @@
 //!
 //! Generated code names the runtime only through absolute `::convc::...` paths and
 //! contains no `unsafe`: the `#[target_feature]` variants and the dispatch between
-//! them live in the `convc` crate.
+//! them live in the `convc` crate. Its items allow every clippy lint group, since
+//! the user cannot change them.
 //!
 //! ```
 //! use convc_core::{ConvSpec, parse::parse_kernel};
@@ -73,6 +74,7 @@ pub fn items(spec: &ConvSpec, ty: &Ident, vis: &TokenStream) -> Result<TokenStre
 
         #rows
 
+        #[allow(clippy::all, clippy::pedantic, clippy::nursery, clippy::restriction)]
         impl ::convc::Convolution for #ty {
             type Elem = #elem;
 
@@ -112,6 +114,7 @@ pub fn function(
     Ok(quote! {
         #attrs
         #docs
+        #[allow(clippy::all, clippy::pedantic, clippy::nursery, clippy::restriction)]
         #vis fn #name(
             input: &::convc::ImageView<'_, #elem>,
             output: &mut ::convc::ImageViewMut<'_, #elem>,

@@ -81,6 +81,7 @@ impl Rows<'_> {
             }
         };
         quote! {
+            #[allow(clippy::all, clippy::pedantic, clippy::nursery, clippy::restriction)]
             impl #ty {
                 #passes
             }
@@ -287,6 +288,7 @@ impl Rows<'_> {
             )
         };
         quote! {
+            #[allow(clippy::all, clippy::pedantic, clippy::nursery, clippy::restriction)]
             impl ::convc::__private::DirectRows<#elem> for #ty {
                 #[inline(always)]
                 fn direct<const FMA: bool>(
@@ -331,6 +333,7 @@ impl Rows<'_> {
         let check = self.fixed_check();
         let cols = self.fixed.is_none().then(|| quote!(cols));
         quote! {
+            #[allow(clippy::all, clippy::pedantic, clippy::nursery, clippy::restriction)]
             impl ::convc::__private::SeparableRows<#elem> for #ty {
                 #[inline(always)]
                 fn horizontal<const FMA: bool>(
