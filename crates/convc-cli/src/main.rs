@@ -2,7 +2,8 @@
 //!
 //! Subcommands: `apply` (filter an image or a `.npy` array), `kernels` (the named
 //! kernel catalog), `emit` (what convc generates for a spec) and `demo` (every
-//! backend on a built-in test pattern, checked against the reference and timed).
+//! backend on a built-in test pattern, checked against the reference and timed) and
+//! `bench` (every backend's speed as a ratio to a copy floor).
 //! docs/cli.md documents every flag.
 //!
 //! Exit codes: 0 on success, 1 for every error convc reports (`error: <message>` on
@@ -11,6 +12,7 @@
 #![deny(missing_docs)]
 
 mod apply;
+mod bench;
 mod demo;
 mod emit;
 mod error;
@@ -52,6 +54,9 @@ pub enum Command {
     /// Run Sobel, Gaussian, Laplacian, sharpen and a dense 7x7 kernel on a built-in
     /// test pattern through every backend: check, time, and write PNGs.
     Demo(DemoArgs),
+    /// Time every backend on the speed workloads (sobel, gaussian 5x5 and 15x15,
+    /// dense 7x7, stride 2, dilation 2) as ratios to a copy floor; JSON, SVG chart.
+    Bench(bench::BenchArgs),
 }
 
 /// Arguments of `convc apply`.
@@ -120,6 +125,7 @@ fn run(cli: Cli) -> error::Result<()> {
             Ok(())
         }
         Command::Demo(d) => demo::run(&d),
+        Command::Bench(b) => bench::run(&b),
     }
 }
 
