@@ -39,8 +39,9 @@ pub fn kernel_source(kernel: &Kernel) -> Result<KernelSource> {
         if e.scale == 1.0 {
             candidates.push(ints);
         } else {
-            let divisor = 1.0 / e.scale;
-            if divisor.fract() == 0.0 {
+            // `/ d` made the scale `1.0 / d`; `1.0 / scale` may be off by an ulp.
+            let divisor = (1.0 / e.scale).round();
+            if divisor != 0.0 && 1.0 / divisor == e.scale {
                 candidates.push(format!("{ints} / {divisor:?}"));
             }
             candidates.push(format!("{ints} * {:?}", e.scale));
@@ -63,7 +64,8 @@ pub fn kernel_source(kernel: &Kernel) -> Result<KernelSource> {
     }
     Err(ConvError::Codegen(format!(
         "no kernel expression rebuilds this {}x{} kernel exactly (a float outer product \
-         built with Kernel::outer has no written form: give it a name or use a literal)",
+         built with Kernel::outer has no written form: give it a name or use a literal); \
+         please report it",
         size.0, size.1
     )))
 }
@@ -202,6 +204,9 @@ mod tests {
         for text in [
             "[[1, 2, 1], [2, 4, 2], [1, 2, 1]] / 16",
             "[[1, 2], [3, 4]] / 49",
+            "[[-3, 4, -1, 0, 1, 3, 4, -3]] / 197",
+            "[[2, 2], [-2, -1]] / 103",
+            "[[3, 4], [1, -4]] / 206",
             "[[1, -2, 3]] * 0.1",
             "[[0.1, -0.25e-3], [3.3333333333333335, 1e-300]]",
             "[[-1, 0, 1]]",
