@@ -1,0 +1,5 @@
+use convc::conv;
+
+fn main() {
+    let _ = conv!(laplacian, strategy = separable);
+}
