@@ -39,7 +39,7 @@ use cranelift_codegen::ir::{
 use cranelift_codegen::isa::{CallConv, TargetFrontendConfig};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 
-use crate::lower::{LTap, RowStencil};
+use crate::lower::{LTap, LTerm, RowStencil};
 
 /// Target facts and schedule knobs the generator needs.
 #[derive(Clone, Copy)]
@@ -88,6 +88,12 @@ pub(crate) fn build(
     let size = st.dtype.size_bytes();
     let lanes = 16 / size;
     let b = FunctionBuilder::new(func, fctx);
+    let schedule = Schedule::new(st, lanes);
+    let unroll = if schedule.has_chains() {
+        cfg.unroll.min(CHAINED_UNROLL)
+    } else {
+        cfg.unroll
+    };
     let mut g = Gen {
         b,
         st,
@@ -99,6 +105,8 @@ pub(crate) fn build(
         bases: Vec::new(),
         outs: Vec::new(),
         bias: 0,
+        unroll,
+        schedule,
     };
     g.body();
     g.b.seal_all_blocks();
@@ -122,6 +130,87 @@ struct Gen<'a, 'f> {
     bias: i64,
     /// Per output row: its pointer.
     outs: Vec<Value>,
+    /// Vectors per iteration of the wide loop.
+    unroll: usize,
+    /// The order terms are evaluated in, and how they chain (see [`Schedule`]).
+    schedule: Schedule,
+}
+
+/// Term order and load reuse, decided once per stencil.
+///
+/// Single-tap terms of one row whose columns differ by one vector width (`L`
+/// lanes) form a chain: vector `i + 1` of a tap is vector `i` of the next tap in
+/// the chain, so only one new vector is loaded per tap and block (load ports,
+/// not FMA ports, limit dense kernels). Terms are reordered to put chains next
+/// to each other (a reassociation within DESIGN.md's bound); every loop (wide,
+/// narrow, scalar) evaluates the same order, so every output element is computed
+/// the same way wherever it falls.
+#[derive(Debug, Clone, Default)]
+struct Schedule {
+    /// Indices into `terms`, in evaluation order.
+    order: Vec<usize>,
+    /// Per position in `order`: the previous term's loaded vectors are reusable.
+    from_prev: Vec<bool>,
+    /// Per position in `order`: the next term reuses this one's vectors.
+    to_next: Vec<bool>,
+}
+
+/// Largest unroll whose live vectors fit the 16 vector registers of x86_64 when
+/// taps chain: `U` accumulators, `U` carried vectors, the constant and a temporary.
+const CHAINED_UNROLL: usize = 7;
+
+fn single_tap(t: &LTerm) -> Option<LTap> {
+    match (t.coeff, &t.plus[..], &t.minus[..]) {
+        (Some(_), [tap], []) | (Some(_), [], [tap]) => Some(*tap),
+        _ => None,
+    }
+}
+
+impl Schedule {
+    /// Chains only where a vector is a plain load (unit stride).
+    fn new(st: &RowStencil, lanes: usize) -> Schedule {
+        let mut order: Vec<usize> = (0..st.terms.len()).collect();
+        if st.sx != 1 {
+            let n = order.len();
+            return Schedule {
+                order,
+                from_prev: vec![false; n],
+                to_next: vec![false; n],
+            };
+        }
+        // Other terms first, in plan order; then single taps by row, column
+        // class modulo the vector width, column.
+        order.sort_by_key(|&k| match single_tap(&st.terms[k]) {
+            None => (0, 0, 0, k),
+            Some(t) => (1, t.row, t.col % lanes, t.col),
+        });
+        let links: Vec<bool> = order
+            .windows(2)
+            .map(
+                |w| match (single_tap(&st.terms[w[0]]), single_tap(&st.terms[w[1]])) {
+                    (Some(a), Some(b)) => a.row == b.row && a.col + lanes == b.col,
+                    _ => false,
+                },
+            )
+            .collect();
+        let from_prev = std::iter::once(false)
+            .chain(links.iter().copied())
+            .collect();
+        let to_next = links
+            .iter()
+            .copied()
+            .chain(std::iter::once(false))
+            .collect();
+        Schedule {
+            order,
+            from_prev,
+            to_next,
+        }
+    }
+
+    fn has_chains(&self) -> bool {
+        self.to_next.iter().any(|&b| b)
+    }
 }
 
 /// Byte counts are computed with wrapping arithmetic: the machine code adds them
@@ -154,7 +243,7 @@ impl Gen<'_, '_> {
             .flat_map(|j| st.taps().map(move |t| t.row + j * st.row_step))
             .collect();
         let (lo, hi) = st.col_span();
-        let span = hi.saturating_add((self.cfg.unroll * self.lanes).saturating_mul(st.sx));
+        let span = hi.saturating_add((self.unroll * self.lanes).saturating_mul(st.sx));
         self.bias = i64::try_from(lo.saturating_add(span) / 2 * self.size).unwrap_or(0);
         self.bases = vec![None; st.in_rows];
         for &r in &used {
@@ -179,7 +268,7 @@ impl Gen<'_, '_> {
             .collect();
 
         let exit = self.b.create_block();
-        let wide = self.cfg.unroll * self.lanes;
+        let wide = self.unroll * self.lanes;
         match st.cols.clone() {
             Some(cols) => {
                 // Constant loop bounds: only the loop this width needs.
@@ -189,7 +278,7 @@ impl Gen<'_, '_> {
                 let head = self.loop_head();
                 self.b.ins().jump(head, &[BlockArg::Value(x0)]);
                 if n >= wide {
-                    self.vector_loop(head, x1, self.cfg.unroll, n % wide != 0, exit);
+                    self.vector_loop(head, x1, self.unroll, n % wide != 0, exit);
                 } else if n >= self.lanes && self.lanes > 1 {
                     self.vector_loop(head, x1, 1, n % self.lanes != 0, exit);
                 } else {
@@ -222,7 +311,7 @@ impl Gen<'_, '_> {
                     scalar_head,
                     &[BlockArg::Value(x0)],
                 );
-                self.vector_loop(wide_head, x1, self.cfg.unroll, true, exit);
+                self.vector_loop(wide_head, x1, self.unroll, true, exit);
                 self.vector_loop(narrow_head, x1, 1, true, exit);
                 self.scalar_loop(scalar_head, x1, exit);
             }
@@ -378,6 +467,57 @@ impl Gen<'_, '_> {
         }
     }
 
+    /// One single-tap term over the vectors of a block: `acc[i] += c * tap[i]`.
+    /// Vector `i` is `reuse[i + 1]` when the previous term chains into this one;
+    /// returns this term's vectors for the next term (empty unless `to_next`).
+    #[allow(clippy::too_many_arguments)]
+    fn single_term(
+        &mut self,
+        term: &LTerm,
+        tap: LTap,
+        j: usize,
+        in_off: Value,
+        w: Width,
+        acc: &mut [Option<Value>],
+        reuse: &[Value],
+        to_next: bool,
+    ) -> Vec<Value> {
+        let c = term.coeff.expect("single-tap terms have a coefficient");
+        let c = if term.plus.is_empty() { -c } else { c };
+        let cv = self.constant(c, w);
+        let mut loaded = Vec::new();
+        for (i, a) in acc.iter_mut().enumerate() {
+            let v = match reuse.get(i + 1) {
+                Some(&v) => v,
+                None => self.tap(tap, j, in_off, i, w),
+            };
+            // Vector 0 is never reused; the others are when the chain goes on.
+            let lives_on = to_next && i > 0;
+            if to_next {
+                loaded.push(v);
+            }
+            *a = Some(match *a {
+                None => self.b.ins().fmul(v, cv),
+                // The x86_64 FMA overwrites its first multiplicand: the pixel
+                // when it dies here, else the constant (copied unless last).
+                Some(a) if lives_on => self.mul_add_keep(cv, v, a),
+                Some(a) => self.mul_add(cv, v, a),
+            });
+        }
+        loaded
+    }
+
+    /// `a + c * s` like [`Self::mul_add`], but with `c` as the first multiplicand
+    /// (overwritten on x86_64) because `s` is still needed.
+    fn mul_add_keep(&mut self, c: Value, s: Value, a: Value) -> Value {
+        if self.cfg.fma {
+            self.b.ins().fma(c, s, a)
+        } else {
+            let p = self.b.ins().fmul(s, c);
+            self.b.ins().fadd(a, p)
+        }
+    }
+
     /// The finished (scaled) outputs of row `j`, one value per vector of the block.
     fn accumulate(&mut self, j: usize, in_off: Value, w: Width) -> Vec<Value> {
         let n = match w {
@@ -385,7 +525,30 @@ impl Gen<'_, '_> {
             Width::Scalar => 1,
         };
         let mut acc: Vec<Option<Value>> = vec![None; n];
-        for term in &self.st.terms {
+        // Vectors the previous term loaded, when the current one may reuse them.
+        let mut carried: Vec<Value> = Vec::new();
+        let schedule = std::mem::take(&mut self.schedule);
+        for (pos, &k) in schedule.order.iter().enumerate() {
+            let term = &self.st.terms[k];
+            if let (Some(tap), Width::Vectors(_)) = (single_tap(term), w) {
+                let reuse = if schedule.from_prev[pos] {
+                    &carried[..]
+                } else {
+                    &[]
+                };
+                carried = self.single_term(
+                    term,
+                    tap,
+                    j,
+                    in_off,
+                    w,
+                    &mut acc,
+                    reuse,
+                    schedule.to_next[pos],
+                );
+                continue;
+            }
+            carried.clear();
             match term.coeff {
                 None => {
                     // Unit term: add/sub, taps outer, accumulators inner.
@@ -433,6 +596,7 @@ impl Gen<'_, '_> {
                 }
             }
         }
+        self.schedule = schedule;
         let zero = if acc.iter().any(Option::is_none) {
             Some(self.constant(0.0, w))
         } else {

@@ -126,3 +126,21 @@ fn vectors_stay_in_registers() {
         }
     }
 }
+
+/// Single-tap terms one vector width apart share loads: vector `i + 1` of a tap
+/// is vector `i` of the next one, so each chained tap loads one new vector.
+#[test]
+fn chained_taps_reuse_loaded_vectors() {
+    let jit = Jit::new();
+    // Nine distinct coefficients without a common factor (so no unit term):
+    // chains {0, 4, 8}, {1, 5}, {2, 6}, {3, 7}.
+    let k = Kernel::new(1, 9, (2..=10).map(|i| (i as f64).sqrt() * 0.1).collect()).unwrap();
+    let text = clif(&jit, &ConvSpec::new(k.clone()));
+    // Wide loop (7 vectors, capped so nothing spills): 7 + 1 + 1 for the chain
+    // of three, 7 + 1 for each chain of two; narrow loop: 9 (nothing to share).
+    let wide = (7 + 1 + 1) + 3 * (7 + 1);
+    assert_eq!(text.matches("load.f32x4").count(), wide + 9);
+    // Strided taps are gathered, not chained.
+    let strided = clif(&jit, &ConvSpec::new(k).stride_yx(1, 2));
+    assert_eq!(strided.matches("shuffle").count(), 9 * (8 + 1));
+}
