@@ -129,6 +129,16 @@ fn guard_pages_around_input_and_output() {
             .mode(Mode::Valid)
             .strategy(Strategy::Direct),
         ConvSpec::new(named::build("box", &[], Some((1, 7))).unwrap()).border(Border::Reflect),
+        // Distinct coefficients 9 wide: chained taps share loaded vectors.
+        ConvSpec::new(
+            Kernel::new(
+                2,
+                9,
+                (0..18).map(|i| ((i + 2) as f64).sqrt() - 2.5).collect(),
+            )
+            .unwrap(),
+        )
+        .border(Border::Mirror),
     ];
     let widths = (1..=10).chain([15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 128, 129]);
     for w in widths {
