@@ -158,8 +158,9 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             }
         })
         .collect();
-    if let (Some(ext), Some(path)) = (external, &args.opencv) {
-        rows.extend(merge_external(ext, &names, args.threads, path));
+    let external_floor = external.as_ref().map(|e| e.floor_ms);
+    if let Some(ext) = external {
+        rows.extend(merge_external(ext, &names, args.threads));
     }
     let report = Report {
         machine,
@@ -181,6 +182,14 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         "Mpx/s counts output pixels; every row agrees with its workload's first backend \
          within twice DESIGN.md's error bound"
     );
+    if let (Some(f), Some(path)) = (external_floor, &args.opencv) {
+        println!(
+            "* rows from {}: ratio to their own copy floor ({} ms, measured by that \
+             process); compare ratios, not ms",
+            path.display(),
+            report::sig3(f)
+        );
+    }
     if report.compile_ms.is_empty() {
         println!("JIT compile: skipped (the JIT backend is not available on this host)");
     } else {
@@ -235,14 +244,9 @@ fn dedup<'a>(items: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
     out
 }
 
-/// The `--opencv` rows for our workloads, with a note on stdout and warnings on
-/// stderr for rows that cannot compare (another workload, another thread count).
-fn merge_external(
-    ext: External,
-    names: &[&str],
-    threads: usize,
-    path: &std::path::Path,
-) -> Vec<Row> {
+/// The `--opencv` rows for our workloads, with warnings on stderr for rows that
+/// cannot compare (another workload, another thread count).
+fn merge_external(ext: External, names: &[&str], threads: usize) -> Vec<Row> {
     let mut kept = Vec::new();
     for r in ext.rows {
         if !names.contains(&r.workload.as_str()) {
@@ -260,12 +264,6 @@ fn merge_external(
         }
         kept.push(r);
     }
-    println!(
-        "* rows from {}: ratio to their own copy floor ({} ms, measured by that \
-         process); compare ratios, not ms",
-        path.display(),
-        report::sig3(ext.floor_ms)
-    );
     kept
 }
 
