@@ -373,8 +373,12 @@ impl Gen<'_, '_> {
     /// All output rows of one block starting at column `x`.
     fn block(&mut self, x: Value, w: Width) {
         let st = self.st;
-        let in_off = self.b.ins().imul_imm_s(x, bytes(st.sx, self.size));
         let out_off = self.b.ins().imul_imm_s(x, self.size as i64);
+        let in_off = if st.sx == 1 {
+            out_off
+        } else {
+            self.b.ins().imul_imm_s(x, bytes(st.sx, self.size))
+        };
         for j in 0..st.out_rows {
             let accs = self.accumulate(j, in_off, w);
             let out = self.outs[j];
