@@ -86,7 +86,11 @@ fn pattern(w: usize, h: usize) -> convc::Result<Image<f32>> {
     Image::from_fn(w, h, |y, x| {
         let (fx, fy) = (x as f32, y as f32);
         let r = ((fx - cx).powi(2) + (fy - cy).powi(2)).sqrt();
-        let ring = if (r / 24.0) as u32 % 2 == 0 { 0.6 } else { 0.2 };
+        let ring = if ((r / 24.0) as u32).is_multiple_of(2) {
+            0.6
+        } else {
+            0.2
+        };
         // A square rotated by 30 degrees around (0.75 w, 0.5 h).
         let (dx, dy) = (fx - w as f32 * 0.75, fy - h as f32 * 0.5);
         let (c, s) = (30f32.to_radians().cos(), 30f32.to_radians().sin());
