@@ -9,9 +9,9 @@ use convc_jit::{Jit, JitOptions, OptLevel};
 use proptest::prelude::*;
 
 fn check(jit: &Jit, case: &Case) -> Result<(), TestCaseError> {
-    prop_assume!(
+    prop_assert!(
         plan_reproduces_kernel(&case.spec),
-        "convc-core planned a wrong split"
+        "the Plan's taps do not multiply back to the kernel"
     );
     let compiled = match jit.compile(&case.spec) {
         Ok(c) => c,
@@ -178,13 +178,10 @@ fn thread_count_does_not_change_results() {
     }
 }
 
-/// convc-core's integer rank-1 split loses taps when the pivot column has zeros
-/// (`gcd` of zeros is taken as 1 and the row factor is then integer-divided):
-/// the Plan for this kernel computes `6*t[1] + 9*t[2]` with `t = x[5] - x[3]`.
-/// Every backend lowers that Plan, so the generic executor is wrong too. Kept
-/// here as the reproduction; the JIT suites skip such plans until core is fixed.
+/// Regression: convc-core's integer rank-1 split once lost taps when the pivot
+/// column had zeros (`gcd` of zeros was taken as 1 and the row factor then
+/// integer-divided), planning `6*t[1] + 9*t[2]` with `t = x[5] - x[3]` here.
 #[test]
-#[ignore = "convc-core bug: analyze::rank1 truncates integer row factors"]
 fn core_splits_integer_kernels_exactly() {
     let k = convc_core::Kernel::outer(&[0.0, -2.0, -3.0], &[0.0, 0.0, 1.0, 3.0, 1.0, -3.0, 0.0])
         .unwrap();
