@@ -1,14 +1,13 @@
 //! `convc emit`: what convc generates for a spec.
 //!
-//! Each target is one match arm calling a function that returns the text; the
-//! code generators (rustgen, the JIT) add theirs as they land.
+//! Each target is one match arm calling a function that returns the text.
 
 use clap::ValueEnum;
 use convc::parse::parse_size;
 use convc::{ConvSpec, Plan};
 
 use crate::EmitArgs;
-use crate::error::{Context, Result, bail};
+use crate::error::{Context, Result};
 
 /// `--target`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -23,17 +22,6 @@ pub enum Target {
     Asm,
 }
 
-impl Target {
-    fn name(self) -> &'static str {
-        match self {
-            Target::Plan => "plan",
-            Target::Rust => "rust",
-            Target::Clif => "clif",
-            Target::Asm => "asm",
-        }
-    }
-}
-
 /// Builds the spec from the flags and returns the text for the target.
 pub fn run(args: &EmitArgs) -> Result<String> {
     let mut spec = args.spec.to_spec(args.dtype.into())?;
@@ -44,19 +32,13 @@ pub fn run(args: &EmitArgs) -> Result<String> {
     }
     match args.target {
         Target::Plan => plan(&spec),
-        t @ (Target::Rust | Target::Clif | Target::Asm) => not_yet(t),
+        Target::Rust => Ok(convc_rustgen::emit_rust(&spec)?),
+        Target::Clif => Ok(convc::Jit::global().emit_clif(&spec)?),
+        Target::Asm => Ok(convc::Jit::global().emit_asm(&spec)?),
     }
 }
 
 /// The Plan's `Display`.
 fn plan(spec: &ConvSpec) -> Result<String> {
     Ok(Plan::new(spec)?.to_string())
-}
-
-fn not_yet(t: Target) -> Result<String> {
-    bail!(
-        "--target {}: not available in this build yet (only `plan` is); it arrives with the \
-         code generators",
-        t.name()
-    )
 }

@@ -49,7 +49,7 @@ pub enum Command {
     Apply(ApplyArgs),
     /// List every named kernel with its parameters, sizes and default matrix.
     Kernels,
-    /// Print what convc generates for a spec (the Plan; other targets later).
+    /// Print what convc generates for a spec: the Plan, Rust, CLIF or assembly.
     Emit(EmitArgs),
     /// Run Sobel, Gaussian, Laplacian, sharpen and a dense 7x7 kernel on a built-in
     /// test pattern through every backend: check, time, and write PNGs.
@@ -83,8 +83,8 @@ pub struct ApplyArgs {
 /// Arguments of `convc emit`.
 #[derive(Debug, Args)]
 pub struct EmitArgs {
-    /// What to print: `plan` (the Plan every backend lowers); `rust`, `clif` and
-    /// `asm` arrive with the code generators.
+    /// What to print: `plan` (the Plan every backend lowers), `rust` (what `conv!`
+    /// expands to), `clif` (the JIT's Cranelift IR) or `asm` (the JIT's machine code).
     #[arg(long, value_enum, default_value = "plan")]
     pub target: Target,
     /// Kernel, op, stride, dilation, mode, border, anchor, threads.
