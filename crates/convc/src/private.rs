@@ -4,12 +4,12 @@
 //!
 //! Generated code provides the interior row loops of one Plan as implementations
 //! of [`DirectRows`] or [`SeparableRows`], generic over whether fused multiply-add
-//! may be used. This module instantiates them once per
-//! instruction set ([`Isa`]) under `#[target_feature]`, picks the variant for this
-//! CPU once (cached with the rest of the [`Compiled`] value in a static of the
-//! generated code) and hands the resulting function pointers to convc-core's row
-//! driver, which does everything else (shape checks, bands for threads, border
-//! rows and columns, the ring of rows between separable passes).
+//! may be used. This module instantiates them once per instruction set ([`Isa`])
+//! under `#[target_feature]`, picks the variant for this CPU once (cached with the
+//! rest of the [`Compiled`] value in a static of the generated code) and hands the
+//! resulting function pointers to convc-core's row driver, which does everything
+//! else (shape checks, bands for threads, border rows and columns, the ring of rows
+//! between separable passes).
 
 use std::ops::Range;
 use std::sync::OnceLock;
