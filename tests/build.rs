@@ -12,7 +12,7 @@
 //! and without parameters. Options: strides, dilations, every mode and border,
 //! both ops, anchors, both element types, fixed and free input shapes, thread
 //! counts, strategies. Images are sized so that every spec has an output, from a
-//! single pixel to rows wider than any vector block.
+//! single pixel to rows of 300 columns (many vectors per row, plus a remainder).
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -319,7 +319,7 @@ fn case(rng: &mut Rng, index: usize) -> Case {
         );
     }
     // The image: big enough for an output in every mode, from one pixel to rows
-    // wider than a vector block.
+    // of 300 columns (many vectors per row, plus a remainder).
     let need = |e: usize, p: usize| if valid { e.saturating_sub(p).max(1) } else { 1 };
     let h = need(ey, pads.0) + rng.below(if index.is_multiple_of(7) { 3 } else { 24 });
     let w = need(ex, pads.1)

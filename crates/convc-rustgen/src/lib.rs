@@ -5,9 +5,9 @@
 //!
 //! 1. plan: [`Plan::new`] (convc-core) decides everything: the passes, their taps
 //!    grouped into terms, the common scale, the padding;
-//! 2. rows: each pass becomes a block of unrolled taps, every coefficient a literal,
-//!    and an implementation of `::convc::__private::DirectRows` or `SeparableRows`
-//!    that runs the blocks along the interior of a row;
+//! 2. rows: each pass becomes one loop over a row's interior whose body is every tap,
+//!    unrolled, each coefficient a literal, plus an implementation of
+//!    `::convc::__private::DirectRows` or `SeparableRows` that calls it;
 //! 3. source: the spec is written back as a kernel expression plus builder calls,
 //!    so the run-time side can rebuild the same spec (and so the same Plan) for
 //!    convc-core's row driver, which handles everything but the interior loops;
