@@ -43,7 +43,10 @@ fn gaussian(n: usize, sigma: f64) -> Kernel {
 fn workloads() -> Vec<(&'static str, ConvSpec)> {
     let spec = |k: Kernel| ConvSpec::new(k).border(Border::Zero).threads(1);
     vec![
-        ("sobel_x_3x3", spec(named::build("sobel_x", &[], None).expect("sobel"))),
+        (
+            "sobel_x_3x3",
+            spec(named::build("sobel_x", &[], None).expect("sobel")),
+        ),
         ("gaussian_5x5", spec(gaussian(5, 1.0))),
         ("gaussian_15x15", spec(gaussian(15, 3.0))),
         ("dense_7x7", spec(dense(7))),

@@ -267,7 +267,10 @@ mod tests {
         assert!(analyze(&lit(&[&[1.0, 2.0], &[3.0, 4.0]])).rank1.is_none());
         // A zero first row must not stop the common factor from being found.
         let r = analyze(&lit(&[&[0.0, 0.0], &[1.0, 2.0]])).rank1.unwrap();
-        assert_eq!((r.col.values.clone(), r.row.values.clone()), (vec![0.0, 1.0], vec![1.0, 2.0]));
+        assert_eq!(
+            (r.col.values.clone(), r.row.values.clone()),
+            (vec![0.0, 1.0], vec![1.0, 2.0])
+        );
         let k = Kernel::outer_integers(&[0, 1, 2, 1, 0], &[1, 4, 6, 4, 1], 1.0).unwrap();
         let r = analyze(&k).rank1.unwrap();
         assert_eq!(r.col.values, vec![0.0, 1.0, 2.0, 1.0, 0.0]);
