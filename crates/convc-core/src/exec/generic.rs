@@ -1,8 +1,10 @@
 //! The generic executor: the Plan interpreted, with the kernel in memory.
 //!
 //! The same algorithm as the specialized backends (interior without border tests,
-//! separable passes through a ring of rows, register-blocked row loops that rustc
-//! vectorizes), with taps read from a table and loop bounds known only at run time.
+//! separable passes through a cache-resident padded row, register-blocked row loops
+//! that rustc vectorizes), with taps read from a table and loop bounds known only
+//! at run time. The driver also runs these loops on the edges of every backend's
+//! direct plans.
 //! It is compiled by rustc for the default target, like any Rust library a user
 //! would write: the honest baseline that specialized code is measured against.
 
@@ -51,8 +53,8 @@ impl<T: Element> Flat<T> {
         }
     }
 
-    /// `out[x] = scale * sum(coeff * row(tap)[x * sx + tap.col - left])` for `x` in
-    /// `cols`, BLOCK outputs at a time.
+    /// `out[x] = scale * sum(coeff * row(tap)[x * sx + tap.col - origin])` for `x`
+    /// in `cols`, BLOCK outputs at a time.
     #[inline]
     fn run<'r>(
         &self,
@@ -60,7 +62,7 @@ impl<T: Element> Flat<T> {
         out: &mut [T],
         cols: Range<usize>,
         sx: usize,
-        left: usize,
+        origin: usize,
     ) where
         T: 'r,
     {
@@ -68,7 +70,7 @@ impl<T: Element> Flat<T> {
         while x + BLOCK <= cols.end {
             let mut acc = [T::ZERO; BLOCK];
             for tap in &self.taps {
-                let start = x * sx + tap.col - left;
+                let start = x * sx + tap.col - origin;
                 let src = row(tap.row);
                 if sx == 1 {
                     let s = &src[start..start + BLOCK];
@@ -89,7 +91,7 @@ impl<T: Element> Flat<T> {
             let n = cols.end - x;
             let mut acc = [T::ZERO; BLOCK];
             for tap in &self.taps {
-                let start = x * sx + tap.col - left;
+                let start = x * sx + tap.col - origin;
                 let src = row(tap.row);
                 for i in 0..n {
                     acc[i] = acc[i] + tap.coeff * src[start + i * sx];
@@ -110,32 +112,80 @@ impl<T: Element> Flat<T> {
 
 /// The row loops of the generic executor.
 #[derive(Debug, Clone)]
-struct GenericKernels<T> {
-    /// Direct taps, or the horizontal pass of a separable plan.
-    first: Flat<T>,
-    /// The vertical pass of a separable plan (empty for direct plans).
+pub(crate) struct GenericKernels<T> {
+    /// Direct taps (empty for separable plans).
+    direct: Flat<T>,
+    /// Separable plans' passes (empty for direct plans).
     vertical: Flat<T>,
+    horizontal: Flat<T>,
     sx: usize,
     sy: usize,
     left: usize,
 }
 
-impl<T: Element> RowKernels<T> for GenericKernels<T> {
-    fn direct(&self, window: &[&[T]], out: &mut [&mut [T]], cols: Range<usize>) {
-        for (j, row) in out.iter_mut().enumerate() {
-            let base = j * self.sy;
-            self.first
-                .run(|r| window[base + r], row, cols.clone(), self.sx, self.left);
+impl<T: Element> GenericKernels<T> {
+    pub(crate) fn new(plan: &Plan) -> Self {
+        let (dy, dx) = (plan.dilation.y, plan.dilation.x);
+        let empty = || Flat {
+            taps: vec![],
+            scale: None,
+        };
+        let (direct, vertical, horizontal) = match &plan.method {
+            Method::Direct(st) => (Flat::new(st, dy, dx), empty(), empty()),
+            Method::Separable {
+                vertical,
+                horizontal,
+            } => (
+                empty(),
+                Flat::new(vertical, dy, 0),
+                Flat::new(horizontal, 0, dx),
+            ),
+        };
+        GenericKernels {
+            direct,
+            vertical,
+            horizontal,
+            sx: plan.stride.x,
+            sy: plan.stride.y,
+            left: plan.pads.left,
         }
     }
 
-    fn horizontal(&self, src: &[T], dst: &mut [T], cols: Range<usize>) {
-        self.first.run(|_| src, dst, cols, self.sx, self.left);
+    /// The direct loop over window rows given by `row_of(t)`, whose element 0 is
+    /// padded column `origin`.
+    pub(crate) fn direct_rows<'r>(
+        &self,
+        row_of: impl Fn(usize) -> &'r [T],
+        origin: usize,
+        out: &mut [&mut [T]],
+        cols: Range<usize>,
+    ) where
+        T: 'r,
+    {
+        for (j, row) in out.iter_mut().enumerate() {
+            let base = j * self.sy;
+            self.direct
+                .run(|r| row_of(base + r), row, cols.clone(), self.sx, origin);
+        }
+    }
+}
+
+impl<T: Element> RowKernels<T> for GenericKernels<T> {
+    fn direct(&self, window: &[&[T]], out: &mut [&mut [T]], cols: Range<usize>) {
+        // Window rows are input rows: element 0 is padded column `pads.left`.
+        self.direct_rows(|t| window[t], self.left, out, cols);
     }
 
-    fn vertical(&self, rows: &[&[T]], dst: &mut [T]) {
-        let n = dst.len();
-        self.vertical.run(|r| rows[r], dst, 0..n, 1, 0);
+    fn vertical(&self, window: &[&[T]], tmp: &mut [&mut [T]], cols: Range<usize>) {
+        for (j, row) in tmp.iter_mut().enumerate() {
+            let base = j * self.sy;
+            self.vertical
+                .run(|r| window[base + r], row, cols.clone(), 1, 0);
+        }
+    }
+
+    fn horizontal(&self, src: &[T], out: &mut [T], cols: Range<usize>) {
+        self.horizontal.run(|_| src, out, cols, self.sx, 0);
     }
 }
 
@@ -163,27 +213,7 @@ impl<T: Element> Generic<T> {
 
     /// Uses an existing plan.
     pub fn from_plan(plan: Plan) -> Self {
-        let (dy, dx) = (plan.dilation.y, plan.dilation.x);
-        let (first, vertical) = match &plan.method {
-            Method::Direct(st) => (
-                Flat::new(st, dy, dx),
-                Flat {
-                    taps: vec![],
-                    scale: None,
-                },
-            ),
-            Method::Separable {
-                horizontal,
-                vertical,
-            } => (Flat::new(horizontal, 0, dx), Flat::new(vertical, 1, 0)),
-        };
-        let kernels = GenericKernels {
-            first,
-            vertical,
-            sx: plan.stride.x,
-            sy: plan.stride.y,
-            left: plan.pads.left,
-        };
+        let kernels = GenericKernels::new(&plan);
         Generic { plan, kernels }
     }
 

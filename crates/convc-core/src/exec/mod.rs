@@ -5,13 +5,13 @@
 //! - [`Generic`]: the Plan, interpreted with the kernel in memory.
 //!
 //! The driver ([`execute`]) owns everything that is not the inner loop: checking
-//! shapes, splitting output rows into bands for threads, choosing for each output
-//! row which input rows its taps read (border rows resolved here, so no kernel ever
-//! tests a row index), the ring of rows between separable passes, and the thin frame
-//! of border columns. A backend supplies only the interior row loops ([`RowKernels`]),
-//! which never see a border.
+//! shapes, splitting output rows into bands for threads, choosing for each group of
+//! output rows which input rows its taps read (border rows resolved here, so no
+//! kernel ever tests a row index), the padded temporary row between separable
+//! passes, and the thin edges of border columns. A backend supplies only the row
+//! loops ([`RowKernels`]), which never see a border.
 
-mod frame;
+mod edges;
 mod generic;
 mod naive;
 mod reference;
@@ -28,35 +28,41 @@ use crate::border::Source;
 use crate::element::Element;
 use crate::error::{ConvError, Result};
 use crate::image::{ImageView, ImageViewMut};
-use crate::plan::{Geometry, Method, Plan, Stencil};
+use crate::plan::{Geometry, Method, Plan};
 use crate::spec::Shape;
-use frame::ColumnMap;
+use edges::Edge;
+use generic::GenericKernels;
 
 /// Bands smaller than this many output pixels are not worth a thread.
 const MIN_BAND_PIXELS: usize = 1 << 16;
 
-/// The inner loops a backend provides; the driver calls them only on interior
-/// columns, so they never test a border.
+/// The row loops a backend provides; the driver calls them only where no tap
+/// reads past an edge, so they never test a border.
+///
+/// Window convention (direct and vertical): `window[t]` is the input row under
+/// padded row `y0 * stride.y + t`, where `y0` is the first output row of the call
+/// (a row of the border constant where that padded row is constant), and output
+/// row `j` of the call uses window rows `j * stride.y + m * dilation.y`. A call
+/// covers `plan.rows_per_call` output rows (`out.len()`); rows past the image's
+/// last are computed into scratch rows, never into the image.
 ///
 /// Contract: each output element's value depends only on the input values it reads,
 /// never on which call or which position in a call computed it (this is what makes
 /// results identical for every thread count).
 pub trait RowKernels<T: Element>: Sync {
-    /// Direct plans: output columns `cols` of `out.len()` (= `plan.rows_per_call`)
-    /// consecutive output rows. `window[t]` is the input row under padded row
-    /// `y0 * stride.y + t` (a row of the border constant where that row is
-    /// constant); output row `j` uses window rows `j * stride.y + m * dilation.y`.
-    /// Every column read, `x * stride.x + n * dilation.x - pads.left`, lies inside
-    /// the row.
+    /// Direct plans, interior columns `cols` of each output row:
+    /// `out[j][x] = sum of c * window[j*sy + m*dy][x*sx + n*dx - pads.left]`. Every
+    /// column read lies inside the window rows (the input width).
     fn direct(&self, window: &[&[T]], out: &mut [&mut [T]], cols: Range<usize>);
 
-    /// Separable plans, first pass: `dst[x]` for `x` in `cols`, reading `src` (an
-    /// input row) at `x * stride.x + n * dilation.x - pads.left`.
-    fn horizontal(&self, src: &[T], dst: &mut [T], cols: Range<usize>);
+    /// Separable plans, first pass, every input column `q` in `cols`:
+    /// `tmp[j][q] = sum of v_m * window[j*sy + m*dy][q]`.
+    fn vertical(&self, window: &[&[T]], tmp: &mut [&mut [T]], cols: Range<usize>);
 
-    /// Separable plans, second pass: every `dst[x]` from `rows[m][x]`, where `rows[m]`
-    /// is the horizontal result for kernel row `m` (dilation already applied).
-    fn vertical(&self, rows: &[&[T]], dst: &mut [T]);
+    /// Separable plans, second pass, over a row padded by the border rule (`src[0]`
+    /// is padded column 0): `out[x] = sum of h_n * src[x*sx + n*dx]` for `x` in
+    /// `cols`, the stencil's scale applied.
+    fn horizontal(&self, src: &[T], out: &mut [T], cols: Range<usize>);
 }
 
 /// Checks shapes and element type, then runs `plan` with `kernels` over `input`
@@ -67,14 +73,28 @@ pub fn execute<T: Element, K: RowKernels<T> + ?Sized>(
     input: &ImageView<'_, T>,
     output: &mut ImageViewMut<'_, T>,
 ) -> Result<()> {
+    execute_with_threads(plan, kernels, input, output, plan.threads)
+}
+
+/// [`execute`] with the thread count given here instead of by the plan (`None`:
+/// all cores). Results are identical for every count.
+pub fn execute_with_threads<T: Element, K: RowKernels<T> + ?Sized>(
+    plan: &Plan,
+    kernels: &K,
+    input: &ImageView<'_, T>,
+    output: &mut ImageViewMut<'_, T>,
+    threads: Option<usize>,
+) -> Result<()> {
+    if threads == Some(0) {
+        return Err(ConvError::ZeroSize {
+            what: "thread count",
+        });
+    }
     let geom = check(plan, input, output)?;
     let driver = Driver::new(plan, &geom, *input);
     let mut rows = output.rows_mut();
     let r = plan.rows_per_call;
-    let threads = plan
-        .threads
-        .unwrap_or_else(rayon::current_num_threads)
-        .max(1);
+    let threads = threads.unwrap_or_else(rayon::current_num_threads).max(1);
     let min_rows = MIN_BAND_PIXELS.div_ceil(geom.output.width);
     // Bands hold whole groups of `r` rows, so grouping (and every value) is the
     // same for every thread count.
@@ -129,27 +149,54 @@ struct Driver<'a, T> {
     plan: &'a Plan,
     geom: &'a Geometry,
     input: ImageView<'a, T>,
-    constant: T,
     /// A row of the border constant, read where a whole padded row is constant.
     constant_row: Vec<T>,
-    frame: ColumnMap,
+    /// The plan's taps as the generic loops run them, for the edges.
+    generic: GenericKernels<T>,
+    /// Direct plans: the edge columns and where their padded values come from.
+    edges: Vec<Edge>,
+    /// Separable plans: padded columns the horizontal pass reads.
+    padded_width: usize,
+    /// Separable plans: the vertical pass over a column of the border constant.
+    vertical_constant: T,
 }
 
 impl<'a, T: Element> Driver<'a, T> {
     fn new(plan: &'a Plan, geom: &'a Geometry, input: ImageView<'a, T>) -> Self {
         let constant = T::from_f64(plan.border.constant());
-        let constant_row = if plan.border.is_constant() {
-            vec![constant; geom.input.width]
+        let constant_row = vec![
+            constant;
+            if plan.border.is_constant() {
+                geom.input.width
+            } else {
+                0
+            }
+        ];
+        let generic = GenericKernels::new(plan);
+        let (sx, dx, kw) = (plan.stride.x, plan.dilation.x, plan.kernel.width);
+        let padded_width = (geom.output.width - 1) * sx + (kw - 1) * dx + 1;
+        let vertical_constant = if plan.border.is_constant() {
+            let window = vec![&constant_row[..1]; plan.window_rows()];
+            let mut out = vec![vec![T::ZERO; 1]; plan.rows_per_call];
+            let mut rows: Vec<&mut [T]> = out.iter_mut().map(Vec::as_mut_slice).collect();
+            generic.vertical(&window, &mut rows, 0..1);
+            out[0][0]
         } else {
-            Vec::new()
+            T::ZERO
+        };
+        let edges = match plan.method {
+            Method::Direct(_) => Edge::for_plan(plan, geom),
+            Method::Separable { .. } => Vec::new(),
         };
         Driver {
             plan,
             geom,
             input,
-            constant,
             constant_row,
-            frame: ColumnMap::new(plan, geom),
+            generic,
+            edges,
+            padded_width,
+            vertical_constant,
         }
     }
 
@@ -164,100 +211,128 @@ impl<'a, T: Element> Driver<'a, T> {
     }
 
     fn run_band<K: RowKernels<T> + ?Sized>(&self, kernels: &K, y0: usize, band: &mut [&mut [T]]) {
-        match &self.plan.method {
-            Method::Direct(st) => self.direct_band(st, kernels, y0, band),
-            Method::Separable {
-                horizontal,
-                vertical,
-            } => self.separable_band(horizontal, vertical, kernels, y0, band),
-        }
-    }
-
-    fn direct_band<K: RowKernels<T> + ?Sized>(
-        &self,
-        st: &Stencil,
-        kernels: &K,
-        y0: usize,
-        band: &mut [&mut [T]],
-    ) {
         let r = self.plan.rows_per_call;
         let span = self.plan.window_rows();
         let sy = self.plan.stride.y;
         let mut window: Vec<&[T]> = Vec::with_capacity(span);
-        let mut spare: Vec<Vec<T>> = Vec::new();
+        let mut scratch = Scratch::default();
         for g in (0..band.len()).step_by(r) {
             window.clear();
             let p0 = (y0 + g) * sy;
             window.extend((p0..p0 + span).map(|p| self.source_row(p)));
             let n = (band.len() - g).min(r);
             if n == r {
-                self.direct_rows(st, kernels, &window, &mut band[g..g + r]);
+                self.group(kernels, &window, &mut band[g..g + r], &mut scratch);
             } else {
-                // The last group of the image is short: compute the missing rows into
-                // spare rows so the kernel always sees `r` rows.
-                spare.resize_with(r - n, || vec![T::ZERO; self.geom.output.width]);
+                // The image's last group is short: the missing rows go to spare rows
+                // so the kernels always see `r` rows.
+                scratch
+                    .spare
+                    .resize_with(r - n, || vec![T::ZERO; self.geom.output.width]);
+                let mut spare = std::mem::take(&mut scratch.spare);
                 let mut out: Vec<&mut [T]> = band[g..]
                     .iter_mut()
                     .map(|row| &mut **row)
                     .chain(spare.iter_mut().map(Vec::as_mut_slice))
                     .collect();
-                self.direct_rows(st, kernels, &window, &mut out);
+                self.group(kernels, &window, &mut out, &mut scratch);
+                drop(out);
+                scratch.spare = spare;
             }
         }
     }
 
-    fn direct_rows<K: RowKernels<T> + ?Sized>(
+    /// One call's worth of output rows.
+    fn group<K: RowKernels<T> + ?Sized>(
         &self,
-        st: &Stencil,
         kernels: &K,
         window: &[&[T]],
         out: &mut [&mut [T]],
+        scratch: &mut Scratch<T>,
     ) {
-        let xs = self.geom.interior_x.clone();
-        if !xs.is_empty() {
-            kernels.direct(window, out, xs);
-        }
-        frame::direct(st, self.plan, &self.frame, window, out, self.constant);
-    }
-
-    fn separable_band<K: RowKernels<T> + ?Sized>(
-        &self,
-        horizontal: &Stencil,
-        vertical: &Stencil,
-        kernels: &K,
-        y0: usize,
-        band: &mut [&mut [T]],
-    ) {
-        let ow = self.geom.output.width;
-        let (kv, dy, sy) = (vertical.rows, self.plan.dilation.y, self.plan.stride.y);
-        // Horizontal results of the rows the current output row needs, keyed by
-        // padded row: each needed input row is filtered once per band.
-        let ring_len = (kv - 1) * dy + 1;
-        let mut ring = vec![T::ZERO; ring_len * ow];
-        let mut tags = vec![usize::MAX; ring_len];
-        let xs = self.geom.interior_x.clone();
-        for (i, out) in band.iter_mut().enumerate() {
-            let p0 = (y0 + i) * sy;
-            for m in 0..kv {
-                let p = p0 + m * dy;
-                let slot = p % ring_len;
-                if tags[slot] != p {
-                    let src = self.source_row(p);
-                    let dst = &mut ring[slot * ow..(slot + 1) * ow];
-                    if !xs.is_empty() {
-                        kernels.horizontal(src, dst, xs.clone());
-                    }
-                    frame::horizontal(horizontal, &self.frame, src, dst, self.constant);
-                    tags[slot] = p;
+        match &self.plan.method {
+            Method::Direct(_) => {
+                let xs = self.geom.interior_x.clone();
+                if !xs.is_empty() {
+                    kernels.direct(window, out, xs);
+                }
+                for edge in &self.edges {
+                    self.direct_edge(edge, window, out, &mut scratch.edge);
                 }
             }
-            let rows: Vec<&[T]> = (0..kv)
-                .map(|m| {
-                    let slot = (p0 + m * dy) % ring_len;
-                    &ring[slot * ow..(slot + 1) * ow]
-                })
+            Method::Separable { .. } => self.separable(kernels, window, out, &mut scratch.padded),
+        }
+    }
+
+    /// Fills the edge's padded values for every window row, then runs the generic
+    /// loop over them.
+    fn direct_edge(&self, edge: &Edge, window: &[&[T]], out: &mut [&mut [T]], buf: &mut Vec<T>) {
+        let len = edge.len();
+        let constant = T::from_f64(self.plan.border.constant());
+        buf.clear();
+        for row in window {
+            buf.extend(edge.sources.iter().map(|s| match *s {
+                Source::Index(c) => row[c],
+                Source::Constant => constant,
+            }));
+        }
+        let buf = &buf[..];
+        self.generic.direct_rows(
+            |t| &buf[t * len..(t + 1) * len],
+            edge.origin,
+            out,
+            edge.cols.clone(),
+        );
+    }
+
+    /// Vertical pass into padded temporary rows, border columns filled from the
+    /// row itself (or the constant), then the horizontal pass into each output row.
+    fn separable<K: RowKernels<T> + ?Sized>(
+        &self,
+        kernels: &K,
+        window: &[&[T]],
+        out: &mut [&mut [T]],
+        padded: &mut Vec<T>,
+    ) {
+        let (w, pl) = (self.geom.input.width, self.plan.pads.left);
+        let stride = self.padded_width.max(pl + w);
+        padded.resize(stride * out.len(), T::ZERO);
+        {
+            let mut tmp: Vec<&mut [T]> = padded
+                .chunks_mut(stride)
+                .map(|row| &mut row[pl..pl + w])
                 .collect();
-            kernels.vertical(&rows, out);
+            kernels.vertical(window, &mut tmp, 0..w);
+        }
+        let ow = self.geom.output.width;
+        for (row, o) in padded.chunks_mut(stride).zip(out.iter_mut()) {
+            for p in (0..pl).chain(pl + w..self.padded_width) {
+                row[p] = match self.plan.border.map(p as isize - pl as isize, w) {
+                    Source::Index(c) => row[pl + c],
+                    Source::Constant => self.vertical_constant,
+                };
+            }
+            kernels.horizontal(&row[..self.padded_width], o, 0..ow);
+        }
+    }
+}
+
+/// Buffers a band reuses from call to call.
+struct Scratch<T> {
+    /// Output rows past the image's last (short final group).
+    spare: Vec<Vec<T>>,
+    /// Padded edge values of direct plans.
+    edge: Vec<T>,
+    /// Padded temporary rows of separable plans.
+    padded: Vec<T>,
+}
+
+impl<T> Default for Scratch<T> {
+    fn default() -> Self {
+        Scratch {
+            spare: Vec::new(),
+            edge: Vec::new(),
+            padded: Vec::new(),
         }
     }
 }
