@@ -154,12 +154,11 @@ impl<T: Element> RowKernels<T> for Kernels<'_, T> {
         self.run(self.pass(PassKind::Direct), window, out, cols);
     }
 
-    fn horizontal(&self, src: &[T], dst: &mut [T], cols: Range<usize>) {
-        self.run(self.pass(PassKind::Horizontal), &[src], &mut [dst], cols);
+    fn vertical(&self, window: &[&[T]], tmp: &mut [&mut [T]], cols: Range<usize>) {
+        self.run(self.pass(PassKind::Vertical), window, tmp, cols);
     }
 
-    fn vertical(&self, rows: &[&[T]], dst: &mut [T]) {
-        let n = dst.len();
-        self.run(self.pass(PassKind::Vertical), rows, &mut [dst], 0..n);
+    fn horizontal(&self, src: &[T], out: &mut [T], cols: Range<usize>) {
+        self.run(self.pass(PassKind::Horizontal), &[src], &mut [out], cols);
     }
 }

@@ -6,9 +6,10 @@
 //! with `fma` where the host has it, several independent accumulators per
 //! iteration, stride and dilation as constants, constant loop bounds when the input
 //! shape is fixed — and compiles it to machine code for this host. The generated
-//! functions are the interior row loops of [`convc_core::exec::RowKernels`]; the
-//! core driver runs everything else (checks, threads, border rows, the separable
-//! ring, the thin frame of border columns), so every [`Border`](convc_core::Border),
+//! functions are the row loops of [`convc_core::exec::RowKernels`]; the core
+//! driver runs everything else (checks, threads, border rows, the padded
+//! temporary rows between separable passes, the edge columns of direct passes),
+//! so every [`Border`](convc_core::Border),
 //! mode, op, stride, dilation, anchor and element type of a
 //! [`ConvSpec`] is supported.
 //!
@@ -48,7 +49,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
-use convc_core::exec::execute;
+use convc_core::exec::execute_with_threads;
 use convc_core::{
     ConvError, ConvSpec, DType, Element, Image, ImageView, ImageViewMut, Plan, Result, Shape,
 };
@@ -351,15 +352,15 @@ impl Jit {
 #[derive(Clone)]
 pub struct CompiledConv {
     code: Arc<Code>,
-    /// The code's plan with the spec's thread count.
-    plan: Arc<Plan>,
+    /// Threads `apply` runs on (`None`: all cores).
+    threads: Option<usize>,
 }
 
 impl fmt::Debug for CompiledConv {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CompiledConv")
-            .field("dtype", &self.plan.dtype)
-            .field("threads", &self.plan.threads)
+            .field("dtype", &self.code.plan.dtype)
+            .field("threads", &self.threads)
             .field("compile_time", &self.code.compile_time)
             .field("code_bytes", &self.code.code_bytes)
             .finish_non_exhaustive()
@@ -368,12 +369,7 @@ impl fmt::Debug for CompiledConv {
 
 impl CompiledConv {
     fn new(code: Arc<Code>, threads: Option<usize>) -> CompiledConv {
-        let mut plan = code.plan.clone();
-        plan.threads = threads;
-        CompiledConv {
-            code,
-            plan: Arc::new(plan),
-        }
+        CompiledConv { code, threads }
     }
 
     /// Correlates or convolves `input` into `output` as the spec says (its op,
@@ -401,7 +397,7 @@ impl CompiledConv {
         output: &mut ImageViewMut<'_, T>,
     ) -> Result<()> {
         let kernels = Kernels::<T>::new(&self.code)?;
-        execute(&self.plan, &kernels, input, output)
+        execute_with_threads(&self.code.plan, &kernels, input, output, self.threads)
     }
 
     /// Filters `input` into a new image.
@@ -414,17 +410,23 @@ impl CompiledConv {
 
     /// The output shape for an input shape.
     pub fn output_shape(&self, input: Shape) -> Result<Shape> {
-        Ok(self.plan.geometry(input)?.output)
+        Ok(self.code.plan.geometry(input)?.output)
     }
 
-    /// The plan the code was generated from.
+    /// The plan the code was generated from (shared by every thread count: its
+    /// `threads` is `None`; [`CompiledConv::threads`] is what `apply` uses).
     pub fn plan(&self) -> &Plan {
-        &self.plan
+        &self.code.plan
+    }
+
+    /// The thread count `apply` runs on (`None`: all cores).
+    pub fn threads(&self) -> Option<usize> {
+        self.threads
     }
 
     /// The element type the code computes in.
     pub fn dtype(&self) -> DType {
-        self.plan.dtype
+        self.code.plan.dtype
     }
 
     /// The same code run on `threads` threads (`None`: all cores). Results are

@@ -16,10 +16,12 @@ use convc_core::{DType, Plan, Result};
 pub(crate) enum PassKind {
     /// `direct`: `rows_per_call` output rows from a window of input rows.
     Direct,
-    /// `horizontal`: one input row into one ring row (separable plans).
-    Horizontal,
-    /// `vertical`: ring rows into one output row (separable plans).
+    /// `vertical`: `rows_per_call` temporary rows from a window of input rows
+    /// (separable plans, first pass).
     Vertical,
+    /// `horizontal`: one padded temporary row into one output row (separable
+    /// plans, second pass).
+    Horizontal,
 }
 
 impl PassKind {
@@ -62,7 +64,8 @@ pub(crate) struct LTerm {
 pub(crate) struct RowStencil {
     pub kind: PassKind,
     pub dtype: DType,
-    /// Output rows per call (`plan.rows_per_call` for direct passes, else 1).
+    /// Output rows per call (`plan.rows_per_call` for direct and vertical passes,
+    /// 1 for horizontal ones).
     pub out_rows: usize,
     /// Input rows between the windows of consecutive output rows (stride y).
     pub row_step: usize,
@@ -73,7 +76,8 @@ pub(crate) struct RowStencil {
     pub scale: Option<f64>,
     /// Output column step in input columns (stride x; 1 for vertical passes).
     pub sx: usize,
-    /// Subtracted from every column read (left padding; 0 for vertical passes).
+    /// Subtracted from every column read (left padding for direct passes; 0 for
+    /// the separable passes, whose rows start at column 0 of what they read).
     pub left: usize,
     /// The column range every call covers, when the input shape is fixed.
     pub cols: Option<Range<usize>>,
@@ -105,13 +109,13 @@ impl RowStencil {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Lowered {
     pub direct: Option<RowStencil>,
-    pub horizontal: Option<RowStencil>,
     pub vertical: Option<RowStencil>,
+    pub horizontal: Option<RowStencil>,
 }
 
 impl Lowered {
     pub(crate) fn stencils(&self) -> impl Iterator<Item = &RowStencil> {
-        [&self.direct, &self.horizontal, &self.vertical]
+        [&self.direct, &self.vertical, &self.horizontal]
             .into_iter()
             .flatten()
     }
@@ -152,8 +156,8 @@ pub(crate) fn lower(plan: &Plan) -> Result<Lowered> {
     let (dy, dx) = (plan.dilation.y, plan.dilation.x);
     let mut out = Lowered {
         direct: None,
-        horizontal: None,
         vertical: None,
+        horizontal: None,
     };
     match &plan.method {
         Method::Direct(st) => {
@@ -172,10 +176,26 @@ pub(crate) fn lower(plan: &Plan) -> Result<Lowered> {
             out.direct = needed(&s.cols).then_some(s);
         }
         Method::Separable {
-            horizontal,
             vertical,
+            horizontal,
         } => {
-            let h = RowStencil {
+            // Vertical first: a window of input rows into `rows_per_call`
+            // temporary rows, over every input column.
+            out.vertical = Some(RowStencil {
+                kind: PassKind::Vertical,
+                dtype: plan.dtype,
+                out_rows: plan.rows_per_call,
+                row_step: plan.stride.y,
+                in_rows: plan.window_rows(),
+                terms: terms(vertical, dy, 0),
+                scale: scale(vertical),
+                sx: 1,
+                left: 0,
+                cols: geom.as_ref().map(|g| 0..g.input.width),
+            });
+            // Then each temporary row, padded by the border rule (element 0 is
+            // padded column 0), into an output row.
+            out.horizontal = Some(RowStencil {
                 kind: PassKind::Horizontal,
                 dtype: plan.dtype,
                 out_rows: 1,
@@ -184,21 +204,6 @@ pub(crate) fn lower(plan: &Plan) -> Result<Lowered> {
                 terms: terms(horizontal, 0, dx),
                 scale: scale(horizontal),
                 sx,
-                left,
-                cols: interior.clone(),
-            };
-            out.horizontal = needed(&h.cols).then_some(h);
-            // The driver hands the vertical pass one ring row per kernel row
-            // (dilation already applied) and covers the whole output row.
-            out.vertical = Some(RowStencil {
-                kind: PassKind::Vertical,
-                dtype: plan.dtype,
-                out_rows: 1,
-                row_step: 0,
-                in_rows: vertical.rows,
-                terms: terms(vertical, 1, 0),
-                scale: scale(vertical),
-                sx: 1,
                 left: 0,
                 cols: geom.as_ref().map(|g| 0..g.output.width),
             });
@@ -222,7 +227,9 @@ mod tests {
         let l = lower(&plan(&spec)).unwrap();
         assert!(l.horizontal.is_none() && l.vertical.is_none());
         let d = l.direct.unwrap();
-        assert_eq!(d.in_rows, 5);
+        // Four output rows per call (six taps), each reaching 2 * 2 rows down.
+        assert_eq!((d.out_rows, d.row_step), (4, 1));
+        assert_eq!(d.in_rows, 3 + 5);
         assert_eq!(d.terms.len(), 2);
         assert_eq!(d.terms[0].coeff, None);
         assert_eq!(d.terms[1].coeff, Some(2.0));
@@ -230,24 +237,32 @@ mod tests {
         assert_eq!(d.terms[1].plus, vec![LTap { row: 2, col: 6 }]);
         assert_eq!(d.terms[1].minus, vec![LTap { row: 2, col: 0 }]);
         assert_eq!(d.col_span(), (0, 6));
-        assert_eq!(d.max_row(), Some(4));
+        assert_eq!(d.max_row(), Some(3 + 4));
+        assert_eq!(d.left, 3);
         assert_eq!(d.cols, None);
     }
 
     #[test]
-    fn gaussian_lowers_to_two_passes_with_one_scale() {
+    fn gaussian_lowers_to_vertical_then_horizontal_with_one_scale() {
         let spec = ConvSpec::new(named::build("gaussian", &[], Some((5, 5))).unwrap())
             .input_shape(20, 30)
+            .stride_yx(2, 3)
             .border(Border::Zero);
         let l = lower(&plan(&spec)).unwrap();
-        let (h, v) = (l.horizontal.unwrap(), l.vertical.unwrap());
-        assert_eq!(h.scale, None);
-        assert_eq!(v.scale, Some(1.0 / 256.0));
-        assert_eq!(h.cols, Some(2..28));
+        let (v, h) = (l.vertical.unwrap(), l.horizontal.unwrap());
+        // The vertical pass: rows_per_call rows from a window, every input column.
+        assert_eq!(v.scale, None);
+        assert_eq!((v.out_rows, v.row_step, v.in_rows), (4, 2, 3 * 2 + 5));
+        assert_eq!(v.max_row(), Some(3 * 2 + 4));
+        assert_eq!((v.sx, v.left), (1, 0));
         assert_eq!(v.cols, Some(0..30));
-        assert_eq!(v.in_rows, 5);
         assert!(v.taps().all(|t| t.col == 0));
+        // The horizontal pass: one padded row (element 0 = padded column 0).
+        assert_eq!(h.scale, Some(1.0 / 256.0));
+        assert_eq!((h.out_rows, h.in_rows, h.sx, h.left), (1, 1, 3, 0));
+        assert_eq!(h.cols, Some(0..10));
         assert!(h.taps().all(|t| t.row == 0));
+        assert_eq!(h.col_span(), (0, 4));
     }
 
     #[test]

@@ -87,8 +87,8 @@ pub(crate) struct Code {
     _module: Mutex<OwnedModule>,
     pub plan: Plan,
     pub direct: Option<Pass>,
-    pub horizontal: Option<Pass>,
     pub vertical: Option<Pass>,
+    pub horizontal: Option<Pass>,
     pub compile_time: Duration,
     pub code_bytes: usize,
 }
@@ -187,8 +187,8 @@ pub(crate) fn compile(target: &Target, unroll: usize, plan: Plan) -> Result<Code
         _module: Mutex::new(OwnedModule(None)),
         plan,
         direct: None,
-        horizontal: None,
         vertical: None,
+        horizontal: None,
         compile_time: Duration::ZERO,
         code_bytes,
     };

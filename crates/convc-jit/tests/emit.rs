@@ -25,8 +25,9 @@ fn sobel_has_no_multiply_for_unit_taps() {
     assert!(text.contains("f32x4"));
     assert!(!text.contains("horizontal pass"));
     // x[0,2] + x[2,2] - x[0,0] - x[2,0] + 2*(x[1,2] - x[1,0]): the only multiply
-    // is by 2, fused with the add where the host has FMA; 6 loads per vector.
-    let wide_and_narrow_and_scalar = 8 + 1 + 1;
+    // is by 2, fused with the add where the host has FMA; 6 loads per vector of
+    // each of the 4 rows a call computes.
+    let wide_and_narrow_and_scalar = 4 * (8 + 1 + 1);
     if jit.fma() {
         assert_eq!(text.matches(" fmul ").count(), 0);
         assert_eq!(text.matches(" fma ").count(), wide_and_narrow_and_scalar);
@@ -35,8 +36,9 @@ fn sobel_has_no_multiply_for_unit_taps() {
         text.matches("load.f32x4").count() + text.matches("load.f32 ").count(),
         6 * wide_and_narrow_and_scalar
     );
-    // The constant 2.0 once per loop (wide, narrow, scalar), not once per vector.
-    assert_eq!(text.matches("f32const 0x1.000000p1").count(), 3);
+    // The constant 2.0 once per row and loop (wide, narrow, scalar), not once per
+    // vector.
+    assert_eq!(text.matches("f32const 0x1.000000p1").count(), 4 * 3);
     let no_fma = Jit::with_options(JitOptions::default().fma(false)).unwrap();
     let text = clif(&no_fma, &spec);
     assert_eq!(text.matches(" fma ").count(), 0);
@@ -46,12 +48,13 @@ fn sobel_has_no_multiply_for_unit_taps() {
 #[test]
 fn zero_taps_vanish_and_the_scale_is_applied_once() {
     let jit = Jit::new();
-    // Box 3x3: one unit term of 9 taps, scale 1/9: one multiply per vector.
+    // Box 3x3: one unit term of 9 taps, scale 1/9: one multiply per vector (4
+    // rows per call).
     let text = clif(
         &jit,
         &ConvSpec::new(named::build("box", &[], None).unwrap()),
     );
-    assert_eq!(text.matches(" fmul ").count(), 8 + 1 + 1);
+    assert_eq!(text.matches(" fmul ").count(), 4 * (8 + 1 + 1));
     assert_eq!(text.matches(" fma ").count(), 0);
     // [[1, 0, 2]]: two taps, the zero is never loaded.
     let k = Kernel::new(1, 3, vec![1.0, 0.0, 2.0]).unwrap();
@@ -67,10 +70,10 @@ fn separable_plans_get_two_passes_with_grouped_terms() {
     let text = clif(&jit, &spec);
     let (h, v) = (pass(&text, "horizontal"), pass(&text, "vertical"));
     // x[0] + x[4] + 4*(x[1] + x[3]) + 6*x[2]: constants 4 and 6, no scale.
-    assert!(h.contains("0x1.000000p2") && h.contains("0x1.800000p2"));
-    assert!(!h.contains("0x1.000000p-8"));
-    // The whole 1/256 is applied once, after the vertical pass.
-    assert!(v.contains("0x1.000000p-8"));
+    assert!(v.contains("0x1.000000p2") && v.contains("0x1.800000p2"));
+    assert!(!v.contains("0x1.000000p-8"));
+    // The whole 1/256 is applied once, in the horizontal (last) pass.
+    assert!(h.contains("0x1.000000p-8"));
 }
 
 #[test]
