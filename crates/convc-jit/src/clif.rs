@@ -1,30 +1,41 @@
-//! Row stencil -> CLIF, with cranelift-frontend.
+//! Block program -> CLIF, with cranelift-frontend.
 //!
 //! Every generated function has the signature
 //! `fn(in_rows: *const *const T, out_rows: *const *mut T, x0: usize, x1: usize)`
-//! and computes output columns `x0..x1` of `out_rows[0..out_rows]` (with a fixed
-//! input shape the two column arguments are ignored and the bounds are constants).
+//! and computes output columns `x0..x1` of the `out_rows` rows of one call (with
+//! a fixed input shape the two column arguments are ignored and the bounds are
+//! constants).
 //!
-//! Shape of the code (`U` = vectors per iteration, `L` = lanes):
+//! Shape of the code (`U` = vectors per output row and iteration, `L` = lanes):
 //!
 //! ```text
-//! entry:  load the row pointers once (minus left * size), pick a loop
-//! wide:   while x < x1 { x' = min(x, x1 - U*L); U vectors at x'; x = x' + U*L }
-//! narrow: while x < x1 { x' = min(x, x1 - L);   1 vector  at x'; x = x' + L }
-//! scalar: while x < x1 { one element at x; x += 1 }
+//! entry:  load the row pointers once (biased), pick a loop
+//! wide:   while x < x1 { x' = min(x, x1 - U*L); [prefetch]; block of U vectors
+//!                        of every row at x'; x = x' + U*L }
+//! narrow: while x < x1 { x' = min(x, x1 - L);   block of 1 vector at x';
+//!                        x = x' + L }
+//! scalar: while x < x1 { block of one element at x; x += 1 }
 //! ```
 //!
 //! `wide` runs when the range holds at least `U*L` columns, `narrow` when it holds
 //! at least `L`, `scalar` otherwise, so no access ever leaves `x0..x1`: the last
 //! block overlaps the previous one instead of running past the row, and recomputes
-//! a few outputs to exactly the same values (every lane and the scalar path perform
-//! the same operations in the same order).
+//! a few outputs to exactly the same values (every block runs the same
+//! [`Program`], so every lane and the scalar path perform the same operations in
+//! the same order).
 //!
-//! Inside a block the taps are the outer loop and the `U` independent accumulators
-//! the inner one, so the FMA latency is hidden and at most `U + 2` vector registers
-//! are live. Each tap coefficient is a splatted constant; unit terms are add/sub;
-//! a term with several taps of one magnitude sums them before one multiply; the
-//! scale is applied once before the store.
+//! A block runs the program's groups in order; inside a group the vectors are the
+//! outer loop and the features the inner one, a vector loaded for one feature is
+//! reused while the group still reads it, each feature feeds every output row
+//! that uses it, and a row is scaled and stored as soon as its sum is complete.
+//! Each coefficient is a splatted constant (once per group, or once per block
+//! when the program has few of them); unit terms are add/sub; a feature with several taps
+//! is summed before its multiplies; the scale is applied once before the store.
+//!
+//! Light stencils over several rows (memory-bound) call [`crate::kernels`]'s
+//! prefetch helper every [`PREFETCH_PERIOD`] bytes of columns: Cranelift has no
+//! prefetch instruction, and the hardware prefetchers alone leave the core
+//! waiting on several interleaved row streams.
 
 use std::collections::BTreeSet;
 
@@ -33,20 +44,21 @@ use cranelift_codegen::ir::Endianness;
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::types::{F32, F32X4, F64, F64X2, I8X16};
 use cranelift_codegen::ir::{
-    AbiParam, Block, BlockArg, ConstantData, Function, InstBuilder, MemFlagsData, Signature, Type,
-    Value,
+    AbiParam, Block, BlockArg, ConstantData, FuncRef, Function, InstBuilder, MemFlagsData,
+    Signature, Type, Value,
 };
 use cranelift_codegen::isa::{CallConv, TargetFrontendConfig};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 
-use crate::lower::{LTap, LTerm, RowStencil};
+use crate::lower::{PassKind, RowStencil};
+use crate::program::{PTap, Program, Sharing};
 
 /// Target facts and schedule knobs the generator needs.
 #[derive(Clone, Copy)]
 pub(crate) struct Config {
     /// Use the `fma` instruction (only when the host has it).
     pub fma: bool,
-    /// Vectors per loop iteration in the wide loop.
+    /// Most vectors per output row and iteration of the wide loop.
     pub unroll: usize,
     /// Pointer type of the target.
     pub ptr: Type,
@@ -65,6 +77,24 @@ pub(crate) fn signature(cfg: &Config) -> Signature {
     sig
 }
 
+/// The prefetch helper's signature: `fn(rows, n_rows, outs, n_outs, row_offset,
+/// out_offset)`, every parameter pointer-sized (see `kernels::prefetch_rows`).
+pub(crate) fn prefetch_signature(cfg: &Config) -> Signature {
+    let mut sig = Signature::new(cfg.call_conv);
+    for _ in 0..6 {
+        sig.params.push(AbiParam::new(cfg.ptr));
+    }
+    sig
+}
+
+/// Bytes of columns between two calls of the prefetch helper.
+pub(crate) const PREFETCH_PERIOD: usize = 256;
+/// How far ahead of the current column the helper prefetches, in bytes.
+pub(crate) const PREFETCH_DISTANCE: usize = 1024;
+/// Output rows per call from which a program prefetches: the Plan gives four
+/// rows per call to light stencils, whose cost is memory traffic.
+const PREFETCH_ROWS: usize = 4;
+
 /// How many elements one block computes per output row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Width {
@@ -74,12 +104,15 @@ enum Width {
     Scalar,
 }
 
-/// Builds the function for `st` into `func` (whose signature must be [`signature`]).
+/// Builds the function for `st` into `func` (whose signature must be
+/// [`signature`]). `prefetch` is the helper's reference in `func`, where the
+/// host has one.
 pub(crate) fn build(
     func: &mut Function,
     fctx: &mut FunctionBuilderContext,
     st: &RowStencil,
     cfg: &Config,
+    prefetch: Option<FuncRef>,
 ) {
     let (elem, vec) = match st.dtype {
         DType::F32 => (F32, F32X4),
@@ -87,13 +120,9 @@ pub(crate) fn build(
     };
     let size = st.dtype.size_bytes();
     let lanes = 16 / size;
+    let program = schedule(st, lanes, cfg.unroll);
+    let prefetch = prefetch.filter(|_| program.out_rows >= PREFETCH_ROWS);
     let b = FunctionBuilder::new(func, fctx);
-    let schedule = Schedule::new(st, lanes);
-    let unroll = if schedule.has_chains() {
-        cfg.unroll.min(CHAINED_UNROLL)
-    } else {
-        cfg.unroll
-    };
     let mut g = Gen {
         b,
         st,
@@ -104,13 +133,60 @@ pub(crate) fn build(
         size,
         bases: Vec::new(),
         outs: Vec::new(),
+        rows_arg: None,
         bias: 0,
-        unroll,
-        schedule,
+        unroll: program.vectors,
+        program,
+        prefetch,
     };
     g.body();
     g.b.seal_all_blocks();
     g.b.finalize(cfg.frontend);
+}
+
+/// Decides how `st`'s blocks are computed (see [`Program`]): features shared
+/// between the rows of a call when there are several, the Plan's terms
+/// otherwise; then the most vectors per row (up to `unroll`) whose block fits
+/// in the vector registers, with the call's constants kept in registers when
+/// there are few and that costs no vectors.
+pub(crate) fn schedule(st: &RowStencil, lanes: usize, unroll: usize) -> Program {
+    let sharing = if st.out_rows > 1 {
+        Sharing::Rows
+    } else {
+        Sharing::Terms
+    };
+    let mut p = Program::new(st, lanes, sharing);
+    let fit = |p: &mut Program| {
+        (1..=unroll)
+            .rev()
+            .find(|&u| {
+                p.regroup(u);
+                p.fits(u)
+            })
+            .unwrap_or(1)
+    };
+    let mut u = fit(&mut p);
+    let all = p.all_constants();
+    if !all.is_empty() && all.len() <= crate::program::MAX_GLOBALS {
+        p.globals = all;
+        let with = fit(&mut p);
+        if with >= u {
+            u = with;
+        } else {
+            p.globals.clear();
+        }
+    }
+    p.regroup(u);
+    if crate::module::dump("program") {
+        let (loads, mul, add) = p.costs(p.vectors);
+        eprintln!(
+            "; convc {} pass: per block {loads} loads, {mul} multiplies, {add} adds, \
+             {} vector registers\n{p}",
+            st.kind,
+            p.pressure(p.vectors)
+        );
+    }
+    p
 }
 
 struct Gen<'a, 'f> {
@@ -124,99 +200,40 @@ struct Gen<'a, 'f> {
     /// Per input row: its pointer minus `left * size`, plus `bias` (None for rows
     /// no tap reads).
     bases: Vec<Option<Value>>,
+    /// Per output row: its pointer.
+    outs: Vec<Value>,
+    /// The row pointer arrays (for the prefetch helper).
+    rows_arg: Option<(Value, Value)>,
     /// Bytes added to every row base and subtracted from every tap offset, so
     /// that the offsets of the wide loop are centred on 0 and fit the short
     /// (8-bit) displacement encoding: smaller code for large kernels.
     bias: i64,
-    /// Per output row: its pointer.
-    outs: Vec<Value>,
-    /// Vectors per iteration of the wide loop.
+    /// Vectors per output row and iteration of the wide loop.
     unroll: usize,
-    /// The order terms are evaluated in, and how they chain (see [`Schedule`]).
-    schedule: Schedule,
-}
-
-/// Term order and load reuse, decided once per stencil.
-///
-/// Single-tap terms of one row whose columns differ by one vector width (`L`
-/// lanes) form a chain: vector `i + 1` of a tap is vector `i` of the next tap in
-/// the chain, so only one new vector is loaded per tap and block (load ports,
-/// not FMA ports, limit dense kernels). Terms are reordered to put chains next
-/// to each other (a reassociation within DESIGN.md's bound); every loop (wide,
-/// narrow, scalar) evaluates the same order, so every output element is computed
-/// the same way wherever it falls.
-#[derive(Debug, Clone, Default)]
-struct Schedule {
-    /// Indices into `terms`, in evaluation order.
-    order: Vec<usize>,
-    /// Per position in `order`: the previous term's loaded vectors are reusable.
-    from_prev: Vec<bool>,
-    /// Per position in `order`: the next term reuses this one's vectors.
-    to_next: Vec<bool>,
-}
-
-/// Largest unroll whose live vectors fit the 16 vector registers of x86_64 when
-/// taps chain: `U` accumulators, `U` carried vectors, the constant and a temporary.
-const CHAINED_UNROLL: usize = 7;
-
-fn single_tap(t: &LTerm) -> Option<LTap> {
-    match (t.coeff, &t.plus[..], &t.minus[..]) {
-        (Some(_), [tap], []) | (Some(_), [], [tap]) => Some(*tap),
-        _ => None,
-    }
-}
-
-impl Schedule {
-    /// Chains only where a vector is a plain load (unit stride).
-    fn new(st: &RowStencil, lanes: usize) -> Schedule {
-        let mut order: Vec<usize> = (0..st.terms.len()).collect();
-        if st.sx != 1 {
-            let n = order.len();
-            return Schedule {
-                order,
-                from_prev: vec![false; n],
-                to_next: vec![false; n],
-            };
-        }
-        // Other terms first, in plan order; then single taps by row, column
-        // class modulo the vector width, column.
-        order.sort_by_key(|&k| match single_tap(&st.terms[k]) {
-            None => (0, 0, 0, k),
-            Some(t) => (1, t.row, t.col % lanes, t.col),
-        });
-        let links: Vec<bool> = order
-            .windows(2)
-            .map(
-                |w| match (single_tap(&st.terms[w[0]]), single_tap(&st.terms[w[1]])) {
-                    (Some(a), Some(b)) => a.row == b.row && a.col + lanes == b.col,
-                    _ => false,
-                },
-            )
-            .collect();
-        let from_prev = std::iter::once(false)
-            .chain(links.iter().copied())
-            .collect();
-        let to_next = links
-            .iter()
-            .copied()
-            .chain(std::iter::once(false))
-            .collect();
-        Schedule {
-            order,
-            from_prev,
-            to_next,
-        }
-    }
-
-    fn has_chains(&self) -> bool {
-        self.to_next.iter().any(|&b| b)
-    }
+    /// What a block computes, in order.
+    program: Program,
+    /// The prefetch helper, when this function calls it.
+    prefetch: Option<FuncRef>,
 }
 
 /// Byte counts are computed with wrapping arithmetic: the machine code adds them
 /// modulo 2^64 too, and every address actually used was proven in bounds.
 fn bytes(n: usize, size: usize) -> i64 {
     n.wrapping_mul(size) as i64
+}
+
+/// A small map from loaded (row, column) to a value, searched linearly (a group
+/// holds a handful of entries).
+struct Held<V>(Vec<((usize, usize), V)>);
+
+impl<V: Copy> Held<V> {
+    fn take(&mut self, key: (usize, usize)) -> Option<V> {
+        let i = self.0.iter().position(|(k, _)| *k == key)?;
+        Some(self.0.swap_remove(i).1)
+    }
+    fn put(&mut self, key: (usize, usize), v: V) {
+        self.0.push((key, v));
+    }
 }
 
 impl Gen<'_, '_> {
@@ -231,27 +248,38 @@ impl Gen<'_, '_> {
 
     fn body(&mut self) {
         let st = self.st;
-        let ptr = self.cfg.ptr;
         let entry = self.b.create_block();
         self.b.append_block_params_for_function_params(entry);
         self.b.switch_to_block(entry);
         let params = self.b.block_params(entry).to_vec();
-        let (in_rows, out_rows) = (params[0], params[1]);
-
-        // Row base pointers, loaded once per call.
-        let used: BTreeSet<usize> = (0..st.out_rows)
-            .flat_map(|j| st.taps().map(move |t| t.row + j * st.row_step))
-            .collect();
         let (lo, hi) = st.col_span();
         let span = hi.saturating_add((self.unroll * self.lanes).saturating_mul(st.sx));
         self.bias = i64::try_from(lo.saturating_add(span) / 2 * self.size).unwrap_or(0);
-        self.bases = vec![None; st.in_rows];
+        self.row_pointers(params[0], params[1]);
+        let exit = self.b.create_block();
+        self.column_loops(&params, exit);
+        self.b.switch_to_block(exit);
+        self.b.ins().return_(&[]);
+    }
+
+    /// Loads the (biased) base pointer of every input row the program reads and
+    /// the pointer of every output row it writes.
+    fn row_pointers(&mut self, in_rows: Value, out_rows: Value) {
+        self.rows_arg = Some((in_rows, out_rows));
+        let ptr = self.cfg.ptr;
+        let used: BTreeSet<usize> = self
+            .program
+            .features
+            .iter()
+            .flat_map(|f| f.taps.iter().map(|t| t.row))
+            .collect();
+        self.bases = vec![None; self.st.in_rows];
         for &r in &used {
             let p = self
                 .b
                 .ins()
                 .load(ptr, Self::trusted(), in_rows, (r * 8) as i32);
-            let shift = self.bias.wrapping_sub(bytes(st.left, self.size));
+            let shift = self.bias.wrapping_sub(bytes(self.st.left, self.size));
             let p = if shift == 0 {
                 p
             } else {
@@ -259,17 +287,20 @@ impl Gen<'_, '_> {
             };
             self.bases[r] = Some(p);
         }
-        self.outs = (0..st.out_rows)
+        self.outs = (0..self.program.out_rows)
             .map(|j| {
                 self.b
                     .ins()
                     .load(ptr, Self::trusted(), out_rows, (j * 8) as i32)
             })
             .collect();
+    }
 
-        let exit = self.b.create_block();
+    /// The loops over the columns (see the module docs), leaving to `exit`.
+    fn column_loops(&mut self, params: &[Value], exit: Block) {
+        let ptr = self.cfg.ptr;
         let wide = self.unroll * self.lanes;
-        match st.cols.clone() {
+        match self.st.cols.clone() {
             Some(cols) => {
                 // Constant loop bounds: only the loop this width needs.
                 let x0 = self.b.ins().iconst(ptr, cols.start as i64);
@@ -316,8 +347,6 @@ impl Gen<'_, '_> {
                 self.scalar_loop(scalar_head, x1, exit);
             }
         }
-        self.b.switch_to_block(exit);
-        self.b.ins().return_(&[]);
     }
 
     /// A loop header block taking the column `x`.
@@ -348,9 +377,52 @@ impl Gen<'_, '_> {
         } else {
             xb
         };
+        if let Some(helper) = self.prefetch.filter(|_| nvec == self.unroll) {
+            self.prefetch(helper, xs, step);
+        }
         self.block(xs, Width::Vectors(nvec));
         let next = self.b.ins().iadd_imm_s(xs, step as i64);
         self.b.ins().jump(head, &[BlockArg::Value(next)]);
+    }
+
+    /// Calls the prefetch helper when `x` enters a new period of
+    /// [`PREFETCH_PERIOD`] bytes: the rows new to this call (the window's last
+    /// `rows * stride`) and, for direct passes, the output rows, at
+    /// [`PREFETCH_DISTANCE`] bytes past the current column.
+    fn prefetch(&mut self, helper: FuncRef, x: Value, step: usize) {
+        let ptr = self.cfg.ptr;
+        let period = (PREFETCH_PERIOD / self.size).max(step).next_power_of_two();
+        let phase = self.b.ins().band_imm_s(x, period as i64 - 1);
+        let due = self
+            .b
+            .ins()
+            .icmp_imm_u(IntCC::UnsignedLessThan, phase, step as i64);
+        let call = self.b.create_block();
+        let work = self.b.create_block();
+        self.b.ins().brif(due, call, &[], work, &[]);
+        self.b.switch_to_block(call);
+        let (in_rows, out_rows) = self.rows_arg.expect("row pointers are loaded first");
+        let r = self.program.out_rows;
+        let fresh = (r * self.st.row_step).min(self.st.in_rows);
+        let first = self.st.in_rows - fresh;
+        let rows = self.b.ins().iadd_imm_s(in_rows, (first * 8) as i64);
+        let n_rows = self.b.ins().iconst(ptr, fresh as i64);
+        let n_outs = if self.st.kind == PassKind::Direct {
+            r
+        } else {
+            // The vertical pass writes cache-resident temporary rows.
+            0
+        };
+        let n_outs = self.b.ins().iconst(ptr, n_outs as i64);
+        let row_off = self.b.ins().imul_imm_s(x, bytes(self.st.sx, self.size));
+        let row_off = self.b.ins().iadd_imm_s(row_off, PREFETCH_DISTANCE as i64);
+        let out_off = self.b.ins().imul_imm_s(x, self.size as i64);
+        let out_off = self.b.ins().iadd_imm_s(out_off, PREFETCH_DISTANCE as i64);
+        self.b
+            .ins()
+            .call(helper, &[rows, n_rows, out_rows, n_outs, row_off, out_off]);
+        self.b.ins().jump(work, &[]);
+        self.b.switch_to_block(work);
     }
 
     /// Fills `head(x): if x >= x1 exit; one element at x; head(x + 1)`.
@@ -370,23 +442,159 @@ impl Gen<'_, '_> {
         self.b.ins().jump(head, &[BlockArg::Value(next)]);
     }
 
-    /// All output rows of one block starting at column `x`.
+    /// All output rows of one block starting at column `x`: the program's
+    /// groups in order (vectors outer, features inner, loaded vectors reused
+    /// while a later feature or vector of the group reads them), each row scaled
+    /// and stored as soon as its sum is complete.
     fn block(&mut self, x: Value, w: Width) {
         let st = self.st;
+        let n = match w {
+            Width::Vectors(n) => n,
+            Width::Scalar => 1,
+        };
         let out_off = self.b.ins().imul_imm_s(x, self.size as i64);
         let in_off = if st.sx == 1 {
             out_off
         } else {
             self.b.ins().imul_imm_s(x, bytes(st.sx, self.size))
         };
-        for j in 0..st.out_rows {
-            let accs = self.accumulate(j, in_off, w);
-            let out = self.outs[j];
-            for (i, acc) in accs.into_iter().enumerate() {
-                let addr = self.b.ins().iadd(out, out_off);
-                let (addr, off) = self.offset(addr, bytes(i * self.lanes, self.size));
-                self.b.ins().store(Self::pixels(), acc, addr, off);
+        let program = std::mem::replace(&mut self.program, Program::empty());
+        // The program's block-wide constants, splatted once per block (and not
+        // across the prefetch call, which clobbers every vector register).
+        let globals: Vec<(u64, Value)> = match w {
+            Width::Vectors(_) => program
+                .globals
+                .iter()
+                .map(|&c| (c.to_bits(), self.constant(c, w)))
+                .collect(),
+            Width::Scalar => Vec::new(),
+        };
+        let rows = program.out_rows;
+        let step = program.step;
+        let mut acc: Vec<Vec<Option<Value>>> = vec![vec![None; n]; rows];
+        for (j, row) in acc.iter().enumerate() {
+            if program.done_after[j].is_none() {
+                self.finish(j, row, out_off, w);
             }
+        }
+        for (g, range) in program.groups.iter().enumerate() {
+            let feats = &program.features[range.clone()];
+            let mut consts = globals.clone();
+            for f in feats {
+                for c in f.constants() {
+                    if !consts.iter().any(|(b, _)| *b == c.to_bits()) {
+                        let v = self.constant(c, w);
+                        consts.push((c.to_bits(), v));
+                    }
+                }
+            }
+            // How often each (row, column) vector is still to be read in this
+            // group, sorted for binary search.
+            let mut remaining: Vec<((usize, usize), usize)> = Vec::new();
+            for i in 0..n {
+                for f in feats {
+                    for t in &f.taps {
+                        remaining.push(((t.row, t.col + i * step), 1));
+                    }
+                }
+            }
+            remaining.sort_unstable();
+            remaining.dedup_by(|a, b| {
+                let same = a.0 == b.0;
+                if same {
+                    b.1 += a.1;
+                }
+                same
+            });
+            let mut held = Held(Vec::new());
+            #[allow(clippy::needless_range_loop)] // `i` also names the vector
+            for i in 0..n {
+                for f in feats {
+                    let mut v: Option<Value> = None;
+                    let mut kept = false;
+                    for t in &f.taps {
+                        let key = (t.row, t.col + i * step);
+                        let x = match held.take(key) {
+                            Some(x) => x,
+                            None => self.tap(*t, in_off, i, w),
+                        };
+                        let k = remaining
+                            .binary_search_by(|e| e.0.cmp(&key))
+                            .expect("counted above");
+                        remaining[k].1 -= 1;
+                        if remaining[k].1 > 0 {
+                            held.put(key, x);
+                            kept = true;
+                        }
+                        v = Some(match v {
+                            None => x,
+                            Some(s) if t.neg => self.b.ins().fsub(s, x),
+                            Some(s) => self.b.ins().fadd(s, x),
+                        });
+                    }
+                    let v = v.expect("a feature has taps");
+                    // A single tap still held for a later read must survive.
+                    let lives_on = kept && f.taps.len() == 1;
+                    let last_mul = f.uses.iter().rposition(|u| u.coeff.is_some());
+                    for (q, u) in f.uses.iter().enumerate() {
+                        let a = acc[u.out][i];
+                        let r = match u.coeff {
+                            None => match (a, u.neg) {
+                                (None, false) => v,
+                                (None, true) => self.b.ins().fneg(v),
+                                (Some(a), false) => self.b.ins().fadd(a, v),
+                                (Some(a), true) => self.b.ins().fsub(a, v),
+                            },
+                            Some(c) => {
+                                let c = if u.neg { -c } else { c };
+                                let cv = consts
+                                    .iter()
+                                    .find(|(bits, _)| *bits == c.to_bits())
+                                    .expect("every coefficient has a constant")
+                                    .1;
+                                match a {
+                                    None => self.b.ins().fmul(v, cv),
+                                    // x86_64's FMA overwrites its first
+                                    // multiplicand: the feature on its last
+                                    // use, else the constant (copied by the
+                                    // register allocator while still needed).
+                                    Some(a) if Some(q) == last_mul && !lives_on => {
+                                        self.mul_add(v, cv, a)
+                                    }
+                                    Some(a) => self.mul_add(cv, v, a),
+                                }
+                            }
+                        };
+                        acc[u.out][i] = Some(r);
+                    }
+                }
+            }
+            for (j, row) in acc.iter().enumerate() {
+                if program.done_after[j] == Some(g) {
+                    self.finish(j, row, out_off, w);
+                }
+            }
+        }
+        self.program = program;
+    }
+
+    /// Scales and stores output row `j` of a block.
+    fn finish(&mut self, j: usize, acc: &[Option<Value>], out_off: Value, w: Width) {
+        let zero = if acc.iter().any(Option::is_none) {
+            Some(self.constant(0.0, w))
+        } else {
+            None
+        };
+        let scale = self.st.scale.map(|s| self.constant(s, w));
+        let out = self.outs[j];
+        for (i, a) in acc.iter().enumerate() {
+            let mut v = a.or(zero).expect("zero exists for empty sums");
+            if let Some(k) = scale {
+                v = self.b.ins().fmul(v, k);
+            }
+            let addr = self.b.ins().iadd(out, out_off);
+            let (addr, off) = self.offset(addr, bytes(i * self.lanes, self.size));
+            self.b.ins().store(Self::pixels(), v, addr, off);
         }
     }
 
@@ -404,10 +612,10 @@ impl Gen<'_, '_> {
         self.b.ins().load(ty, Self::pixels(), addr, off)
     }
 
-    /// The value of `tap` for output row `j`, vector `i` of the block.
-    fn tap(&mut self, tap: LTap, j: usize, in_off: Value, i: usize, w: Width) -> Value {
+    /// The value of `tap` (window row, column), vector `i` of the block.
+    fn tap(&mut self, tap: PTap, in_off: Value, i: usize, w: Width) -> Value {
         let st = self.st;
-        let base = self.bases[tap.row + j * st.row_step].expect("every tap row was loaded");
+        let base = self.bases[tap.row].expect("every tap row was loaded");
         let addr = self.b.ins().iadd(base, in_off);
         if w == Width::Scalar {
             return self.load(self.elem, addr, tap.col);
@@ -455,167 +663,15 @@ impl Gen<'_, '_> {
         }
     }
 
-    /// `a + c * s`, fused when the host has FMA (the same choice for vector and
-    /// scalar code, so every lane rounds alike).
-    ///
-    /// Operand order matters on x86_64, whose lowering only has the `213`/`132`
-    /// forms: the destination is the first multiplicand unless it is a load,
-    /// then the other one. With `s` first, a sum held in a register is
-    /// overwritten in place; with a loaded `s`, the constant is copied first.
-    fn mul_add(&mut self, c: Value, s: Value, a: Value) -> Value {
+    /// `a + x * y`, fused when the host has FMA (the same choice for vector and
+    /// scalar code, so every lane rounds alike). On x86_64 the FMA overwrites
+    /// `x` (or `y` when `x` is a load).
+    fn mul_add(&mut self, x: Value, y: Value, a: Value) -> Value {
         if self.cfg.fma {
-            self.b.ins().fma(s, c, a)
+            self.b.ins().fma(x, y, a)
         } else {
-            let p = self.b.ins().fmul(s, c);
+            let p = self.b.ins().fmul(x, y);
             self.b.ins().fadd(a, p)
         }
-    }
-
-    /// One single-tap term over the vectors of a block: `acc[i] += c * tap[i]`.
-    /// Vector `i` is `reuse[i + 1]` when the previous term chains into this one;
-    /// returns this term's vectors for the next term (empty unless `to_next`).
-    #[allow(clippy::too_many_arguments)]
-    fn single_term(
-        &mut self,
-        term: &LTerm,
-        tap: LTap,
-        j: usize,
-        in_off: Value,
-        w: Width,
-        acc: &mut [Option<Value>],
-        reuse: &[Value],
-        to_next: bool,
-    ) -> Vec<Value> {
-        let c = term.coeff.expect("single-tap terms have a coefficient");
-        let c = if term.plus.is_empty() { -c } else { c };
-        let cv = self.constant(c, w);
-        let mut loaded = Vec::new();
-        for (i, a) in acc.iter_mut().enumerate() {
-            let v = match reuse.get(i + 1) {
-                Some(&v) => v,
-                None => self.tap(tap, j, in_off, i, w),
-            };
-            // Vector 0 is never reused; the others are when the chain goes on.
-            let lives_on = to_next && i > 0;
-            if to_next {
-                loaded.push(v);
-            }
-            *a = Some(match *a {
-                None => self.b.ins().fmul(v, cv),
-                // The x86_64 FMA overwrites its first multiplicand: the pixel
-                // when it dies here, else the constant (copied unless last).
-                Some(a) if lives_on => self.mul_add_keep(cv, v, a),
-                Some(a) => self.mul_add(cv, v, a),
-            });
-        }
-        loaded
-    }
-
-    /// `a + c * s` like [`Self::mul_add`], but with `c` as the first multiplicand
-    /// (overwritten on x86_64) because `s` is still needed.
-    fn mul_add_keep(&mut self, c: Value, s: Value, a: Value) -> Value {
-        if self.cfg.fma {
-            self.b.ins().fma(c, s, a)
-        } else {
-            let p = self.b.ins().fmul(s, c);
-            self.b.ins().fadd(a, p)
-        }
-    }
-
-    /// The finished (scaled) outputs of row `j`, one value per vector of the block.
-    fn accumulate(&mut self, j: usize, in_off: Value, w: Width) -> Vec<Value> {
-        let n = match w {
-            Width::Vectors(n) => n,
-            Width::Scalar => 1,
-        };
-        let mut acc: Vec<Option<Value>> = vec![None; n];
-        // Vectors the previous term loaded, when the current one may reuse them.
-        let mut carried: Vec<Value> = Vec::new();
-        let schedule = std::mem::take(&mut self.schedule);
-        for (pos, &k) in schedule.order.iter().enumerate() {
-            let term = &self.st.terms[k];
-            if let (Some(tap), Width::Vectors(_)) = (single_tap(term), w) {
-                let reuse = if schedule.from_prev[pos] {
-                    &carried[..]
-                } else {
-                    &[]
-                };
-                carried = self.single_term(
-                    term,
-                    tap,
-                    j,
-                    in_off,
-                    w,
-                    &mut acc,
-                    reuse,
-                    schedule.to_next[pos],
-                );
-                continue;
-            }
-            carried.clear();
-            match term.coeff {
-                None => {
-                    // Unit term: add/sub, taps outer, accumulators inner.
-                    let signed = term
-                        .plus
-                        .iter()
-                        .map(|&t| (t, false))
-                        .chain(term.minus.iter().map(|&t| (t, true)));
-                    for (t, neg) in signed {
-                        for (i, a) in acc.iter_mut().enumerate() {
-                            let v = self.tap(t, j, in_off, i, w);
-                            *a = Some(match (*a, neg) {
-                                (None, false) => v,
-                                (None, true) => self.b.ins().fneg(v),
-                                (Some(a), false) => self.b.ins().fadd(a, v),
-                                (Some(a), true) => self.b.ins().fsub(a, v),
-                            });
-                        }
-                    }
-                }
-                Some(c) => {
-                    // coeff * (sum plus - sum minus); an all-minus term negates the
-                    // constant instead (exact).
-                    let (c, plus, minus) = if term.plus.is_empty() {
-                        (-c, &term.minus[..], &[][..])
-                    } else {
-                        (c, &term.plus[..], &term.minus[..])
-                    };
-                    let cv = self.constant(c, w);
-                    for (i, a) in acc.iter_mut().enumerate() {
-                        let mut s = self.tap(plus[0], j, in_off, i, w);
-                        for &t in &plus[1..] {
-                            let v = self.tap(t, j, in_off, i, w);
-                            s = self.b.ins().fadd(s, v);
-                        }
-                        for &t in minus {
-                            let v = self.tap(t, j, in_off, i, w);
-                            s = self.b.ins().fsub(s, v);
-                        }
-                        *a = Some(match *a {
-                            None => self.b.ins().fmul(cv, s),
-                            Some(a) => self.mul_add(cv, s, a),
-                        });
-                    }
-                }
-            }
-        }
-        self.schedule = schedule;
-        let zero = if acc.iter().any(Option::is_none) {
-            Some(self.constant(0.0, w))
-        } else {
-            None
-        };
-        let mut out: Vec<Value> = acc
-            .into_iter()
-            .map(|a| a.or(zero).expect("zero exists for empty sums"))
-            .collect();
-        if let Some(scale) = self.st.scale {
-            let k = self.constant(scale, w);
-            for v in &mut out {
-                *v = self.b.ins().fmul(*v, k);
-            }
-        }
-        out
     }
 }

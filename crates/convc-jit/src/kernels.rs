@@ -67,7 +67,10 @@ impl<'a, T: Element> Kernels<'a, T> {
                 // `x * sx + tap.col - left` — inside every row by `prove_bounds` —
                 // and writes `outs[j][x]`, inside every output row by
                 // `prove_bounds`. The output rows are distinct `&mut` slices, so the
-                // writes alias neither each other nor the inputs.
+                // writes alias neither each other nor the inputs. It may call
+                // `prefetch_rows` with sub-slices of these two pointer arrays
+                // (lengths within `st.in_rows` and `st.out_rows`), which reads
+                // only those pointers.
                 unsafe { (pass.func)(in_ptrs.as_ptr(), out_ptrs.as_ptr(), cols.start, cols.end) }
             })
         });
@@ -161,4 +164,49 @@ impl<T: Element> RowKernels<T> for Kernels<'_, T> {
     fn horizontal(&self, src: &[T], out: &mut [T], cols: Range<usize>) {
         self.run(self.pass(PassKind::Horizontal), &[src], &mut [out], cols);
     }
+}
+
+/// Cache lines per row the prefetch helper asks for at each call: one period
+/// (`clif::PREFETCH_PERIOD` bytes) of columns.
+#[cfg(target_arch = "x86_64")]
+const PREFETCH_LINES: usize = crate::clif::PREFETCH_PERIOD / 64;
+
+/// Called by generated code (x86_64), which has no prefetch instruction of its
+/// own: asks the cache hierarchy for `PREFETCH_LINES` lines of each of the
+/// `n_rows` input rows in `rows[..n_rows]` from byte `row_offset` on, and of each
+/// of the `n_outs` output rows in `outs[..n_outs]` from byte `out_offset` on.
+///
+/// Nothing is dereferenced but the two pointer arrays: a prefetch never faults
+/// and never changes memory, wherever it points (addresses past a row's end
+/// are computed with wrapping arithmetic and are harmless).
+///
+/// # Safety
+///
+/// `rows` must point to `n_rows` readable pointers and `outs` to `n_outs`
+/// (generated code passes slices of the row arrays it was itself given, which
+/// `Kernels::run` built with at least that many entries).
+#[cfg(target_arch = "x86_64")]
+pub(crate) unsafe extern "C" fn prefetch_rows(
+    rows: *const *const u8,
+    n_rows: usize,
+    outs: *const *const u8,
+    n_outs: usize,
+    row_offset: usize,
+    out_offset: usize,
+) {
+    use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+    let fetch = |array: *const *const u8, n: usize, offset: usize| {
+        for r in 0..n {
+            // SAFETY: the caller guarantees `array` holds `n` readable pointers.
+            let row = unsafe { *array.add(r) };
+            for line in 0..PREFETCH_LINES {
+                let p = row.wrapping_add(offset.wrapping_add(64 * line));
+                // SAFETY: SSE is part of x86_64; a prefetch reads and writes
+                // nothing and never faults, whatever the address.
+                unsafe { _mm_prefetch::<_MM_HINT_T0>(p.cast()) };
+            }
+        }
+    };
+    fetch(rows, n_rows, row_offset);
+    fetch(outs, n_outs, out_offset);
 }

@@ -3,9 +3,10 @@
 //! [`Jit::compile`] lowers a spec's [`Plan`] to CLIF — every tap a splatted
 //! constant, zero taps absent, ±1 taps add/sub, equal-magnitude taps summed before
 //! one multiply, the common factor applied once, explicit `F32X4`/`F64X2` vectors
-//! with `fma` where the host has it, several independent accumulators per
-//! iteration, stride and dilation as constants, constant loop bounds when the input
-//! shape is fixed — and compiles it to machine code for this host. The generated
+//! with `fma` where the host has it, the several output rows of a call and several
+//! vectors per row computed together so that each input vector is loaded once for
+//! all of them, stride and dilation as constants, constant loop bounds when the
+//! input shape is fixed — and compiles it to machine code for this host. The generated
 //! functions are the row loops of [`convc_core::exec::RowKernels`]; the core
 //! driver runs everything else (checks, threads, border rows, the padded
 //! temporary rows between separable passes, the edge columns of direct passes),
@@ -33,7 +34,9 @@
 //! impossible internal state a panic, never undefined behaviour. Dropping the last
 //! handle to a compiled convolution frees its machine code ([`live_modules`]).
 //!
-//! Set `CONVC_DUMP=clif` to print the CLIF of every function as it is compiled.
+//! Set `CONVC_DUMP=clif` to print the CLIF of every function as it is compiled,
+//! `CONVC_DUMP=program` for the block schedule each one follows (`clif,program`
+//! for both).
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]
@@ -44,6 +47,7 @@ mod isa;
 mod kernels;
 mod lower;
 mod module;
+mod program;
 
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
@@ -103,8 +107,10 @@ impl OptLevel {
 pub struct JitOptions {
     /// Cranelift optimization level (default [`OptLevel::None`]).
     pub opt_level: OptLevel,
-    /// Vectors computed per loop iteration, each with its own accumulator
-    /// (1..=16; default 8, enough to hide the FMA latency on two ports).
+    /// Most vectors per output row computed in one loop iteration, each with
+    /// its own accumulator (1..=16; default 8). The generator uses the largest
+    /// count up to this whose accumulators, for every row of a call, fit in the
+    /// vector registers (x86_64 has 16).
     pub unroll: usize,
     /// Use fused multiply-add where the host has it (default true). Without it,
     /// multiply and add are separate (and round separately).

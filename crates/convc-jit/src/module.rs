@@ -24,6 +24,9 @@ use crate::lower::{Lowered, PassKind, RowStencil, lower};
 /// `(in_rows, out_rows, x0, x1)`, the row arrays holding `*const T` / `*mut T`.
 pub(crate) type RowFn = unsafe extern "C" fn(*const *const u8, *const *mut u8, usize, usize);
 
+/// The name generated code calls the prefetch helper by (x86_64).
+const PREFETCH_SYMBOL: &str = "convc_prefetch_rows";
+
 /// Modules alive in this process (created and not yet freed).
 static LIVE_MODULES: AtomicUsize = AtomicUsize::new(0);
 
@@ -50,7 +53,9 @@ struct OwnedModule(Option<JITModule>);
 
 impl OwnedModule {
     fn new(target: &Target) -> OwnedModule {
-        let builder = JITBuilder::with_isa(target.isa.clone(), default_libcall_names());
+        let mut builder = JITBuilder::with_isa(target.isa.clone(), default_libcall_names());
+        #[cfg(target_arch = "x86_64")]
+        builder.symbol(PREFETCH_SYMBOL, crate::kernels::prefetch_rows as *const u8);
         LIVE_MODULES.fetch_add(1, Ordering::SeqCst);
         OwnedModule(Some(JITModule::new(builder)))
     }
@@ -103,14 +108,17 @@ impl Code {
     }
 }
 
-/// What `CONVC_DUMP` asks for (read once).
-fn dump_clif() -> bool {
-    static DUMP: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *DUMP.get_or_init(|| {
+/// Whether `CONVC_DUMP` (a comma-separated list, read once) asks for `what`
+/// (`clif`, `program`).
+pub(crate) fn dump(what: &str) -> bool {
+    static DUMP: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    DUMP.get_or_init(|| {
         std::env::var("CONVC_DUMP")
-            .map(|v| v.split(',').any(|w| w.trim() == "clif"))
-            .unwrap_or(false)
+            .map(|v| v.split(',').map(|w| w.trim().to_string()).collect())
+            .unwrap_or_default()
     })
+    .iter()
+    .any(|w| w == what)
 }
 
 /// Output of [`define`] for one pass.
@@ -128,6 +136,7 @@ fn define(
     unroll: usize,
     lowered: &Lowered,
     disasm: bool,
+    emit: bool,
 ) -> Result<(Vec<Defined>, usize)> {
     let cfg = Config {
         fma: target.fma,
@@ -137,6 +146,18 @@ fn define(
         frontend: module.target_config(),
     };
     let sig = clif::signature(&cfg);
+    let prefetch = if cfg!(target_arch = "x86_64") {
+        let id = module
+            .declare_function(
+                PREFETCH_SYMBOL,
+                Linkage::Import,
+                &clif::prefetch_signature(&cfg),
+            )
+            .map_err(|e| ConvError::Codegen(format!("declaring {PREFETCH_SYMBOL}: {e}")))?;
+        Some(id)
+    } else {
+        None
+    };
     let mut ctx = Context::new();
     let mut fctx = FunctionBuilderContext::new();
     let mut out = Vec::new();
@@ -148,9 +169,15 @@ fn define(
             .map_err(|e| ConvError::Codegen(format!("declaring {name}: {e}")))?;
         ctx.func.signature = sig.clone();
         ctx.func.name = UserFuncName::user(0, id.as_u32());
-        clif::build(&mut ctx.func, &mut fctx, st, &cfg);
-        let text = ctx.func.display().to_string();
-        if dump_clif() {
+        let helper = prefetch.map(|id| module.declare_func_in_func(id, &mut ctx.func));
+        clif::build(&mut ctx.func, &mut fctx, st, &cfg, helper);
+        // The text only when someone reads it (it costs a tenth of a compile).
+        let text = if disasm || emit || dump("clif") {
+            ctx.func.display().to_string()
+        } else {
+            String::new()
+        };
+        if dump("clif") {
             eprintln!("; convc {} pass\n{text}", st.kind);
         }
         ctx.set_disasm(disasm);
@@ -179,7 +206,7 @@ pub(crate) fn compile(target: &Target, unroll: usize, plan: Plan) -> Result<Code
     let lowered = lower(&plan)?;
     let mut owned = OwnedModule::new(target);
     let module = owned.get();
-    let (defined, code_bytes) = define(module, target, unroll, &lowered, false)?;
+    let (defined, code_bytes) = define(module, target, unroll, &lowered, false, false)?;
     module
         .finalize_definitions()
         .map_err(|e| ConvError::Codegen(format!("finalizing: {e}")))?;
@@ -221,7 +248,7 @@ pub(crate) fn compile(target: &Target, unroll: usize, plan: Plan) -> Result<Code
 pub(crate) fn emit(target: &Target, unroll: usize, plan: &Plan, asm: bool) -> Result<String> {
     let lowered = lower(plan)?;
     let mut owned = OwnedModule::new(target);
-    let (defined, _) = define(owned.get(), target, unroll, &lowered, asm)?;
+    let (defined, _) = define(owned.get(), target, unroll, &lowered, asm, true)?;
     let mut text = String::new();
     for d in &defined {
         let _ = writeln!(text, "; convc {} pass", d.stencil.kind);

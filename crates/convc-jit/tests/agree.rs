@@ -187,3 +187,90 @@ fn core_splits_integer_kernels_exactly() {
         .unwrap();
     assert!(plan_reproduces_kernel(&ConvSpec::new(k)));
 }
+
+/// The driver calls the kernels with 1, 2 or 4 rows per call (the Plan's
+/// choice): every count, direct and separable (the vertical pass's window of
+/// rows, the horizontal pass's padded row), strides and dilations in y, every
+/// border, heights that leave a short last group (rows computed into spare
+/// rows), widths around the block sizes, fixed and free shapes, f32 and f64.
+#[test]
+fn rows_per_call_one_two_four() {
+    let jit = Jit::global();
+    let dense = |h: usize, w: usize| {
+        convc_core::Kernel::new(
+            h,
+            w,
+            (0..h * w)
+                .map(|i| ((i * 7 % 13) as f64 - 6.0) / 5.0)
+                .collect(),
+        )
+        .unwrap()
+    };
+    let cases = [
+        // (spec, rows per call)
+        (
+            ConvSpec::new(named::build("sobel_x", &[], None).unwrap()),
+            4,
+        ),
+        (
+            ConvSpec::new(named::build("gaussian", &[], Some((5, 5))).unwrap()),
+            4,
+        ),
+        (
+            ConvSpec::new(named::build("gaussian", &[], Some((5, 3))).unwrap())
+                .stride_yx(2, 1)
+                .dilation_yx(2, 1),
+            4,
+        ),
+        (ConvSpec::new(dense(6, 5)), 2),
+        (
+            ConvSpec::new(dense(6, 5)).stride_yx(2, 3).dilation_yx(1, 2),
+            2,
+        ),
+        (
+            ConvSpec::new(named::build("sobel_x", &[], None).unwrap()).stride_yx(3, 1),
+            1,
+        ),
+        (
+            ConvSpec::new(named::build("gaussian", &[], Some((5, 5))).unwrap()).stride_yx(5, 2),
+            1,
+        ),
+    ];
+    let borders = [
+        Border::Zero,
+        Border::Constant(1.5),
+        Border::Replicate,
+        Border::Reflect,
+        Border::Mirror,
+        Border::Wrap,
+    ];
+    for (k, (spec, r)) in cases.iter().enumerate() {
+        let plan = convc_core::Plan::new(spec).unwrap();
+        assert_eq!(plan.rows_per_call, *r, "{plan}");
+        for h in (1..=9).chain([13]) {
+            for w in [1, 3, 4, 5, 8, 13, 31, 33, 64, 67] {
+                let border = borders[(h + w + k) % borders.len()];
+                let dtype = if (h + w) % 3 == 0 {
+                    DType::F64
+                } else {
+                    DType::F32
+                };
+                for fixed in [false, true] {
+                    let mut s = spec.clone().border(border).dtype(dtype);
+                    if fixed {
+                        s = s.input_shape(h, w);
+                    }
+                    let case = Case {
+                        spec: s,
+                        shape: convc_core::Shape::new(h, w),
+                        pad_in: w % 2,
+                        pad_out: 1 + h % 2,
+                        seed: (h * 100 + w) as u64,
+                    };
+                    check(jit, &case)
+                        .unwrap_or_else(|e| panic!("case {k} ({r} rows) {h}x{w} {border:?}: {e}"));
+                }
+            }
+        }
+    }
+}

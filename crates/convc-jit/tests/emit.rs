@@ -1,5 +1,9 @@
 //! What the generated code looks like: the CLIF holds the specializations the
-//! Plan asks for, and the machine code keeps vectors in registers.
+//! Plan asks for, input vectors are loaded once per block for every output row
+//! and vector that reads them, and the machine code keeps vectors in registers.
+//!
+//! Vector counts per block depend on how many fit in the registers, so the
+//! counts below are relations (loads per stored vector), not absolute numbers.
 
 use convc_core::{ConvSpec, DType, Kernel, named};
 use convc_jit::{Jit, JitOptions};
@@ -18,49 +22,61 @@ fn pass<'a>(text: &'a str, name: &str) -> &'a str {
 }
 
 #[test]
-fn sobel_has_no_multiply_for_unit_taps() {
-    let jit = Jit::with_options(JitOptions::default().unroll(8)).unwrap();
+fn sobel_shares_one_difference_per_input_row() {
+    let jit = Jit::new();
     let spec = ConvSpec::new(named::build("sobel_x", &[], None).unwrap());
     let text = clif(&jit, &spec);
     assert!(text.contains("f32x4"));
     assert!(!text.contains("horizontal pass"));
-    // x[0,2] + x[2,2] - x[0,0] - x[2,0] + 2*(x[1,2] - x[1,0]): the only multiply
-    // is by 2, fused with the add where the host has FMA; 6 loads per vector of
-    // each of the 4 rows a call computes.
-    let wide_and_narrow_and_scalar = 4 * (8 + 1 + 1);
+    // Four rows per call from six input rows: x[t][2] - x[t][0] is loaded and
+    // subtracted once per input row and vector, then added to (or multiplied by
+    // 2 into) the rows reading it: 12 loads and 4 multiplies per column vector,
+    // 3 loads per output vector instead of 6.
+    let loads = text.matches("load.f32x4").count() + text.matches("load.f32 ").count();
+    let fmas = text.matches(" fma ").count();
     if jit.fma() {
-        assert_eq!(text.matches(" fmul ").count(), 0);
-        assert_eq!(text.matches(" fma ").count(), wide_and_narrow_and_scalar);
+        assert_eq!(
+            text.matches(" fmul ").count(),
+            0,
+            "no multiply for unit taps"
+        );
+        assert_eq!(loads, 3 * fmas);
+        assert_eq!(text.matches(" fsub ").count() * 2, loads);
     }
-    assert_eq!(
-        text.matches("load.f32x4").count() + text.matches("load.f32 ").count(),
-        6 * wide_and_narrow_and_scalar
-    );
-    // The constant 2.0 once per row and loop (wide, narrow, scalar), not once per
-    // vector.
-    assert_eq!(text.matches("f32const 0x1.000000p1").count(), 4 * 3);
+    // The constant 2 once per group (or block) and loop, never per vector.
+    assert!(text.matches("f32const 0x1.000000p1").count() <= 4 * 3);
     let no_fma = Jit::with_options(JitOptions::default().fma(false)).unwrap();
     let text = clif(&no_fma, &spec);
     assert_eq!(text.matches(" fma ").count(), 0);
-    assert_eq!(text.matches(" fmul ").count(), wide_and_narrow_and_scalar);
+    if jit.fma() {
+        assert_eq!(text.matches(" fmul ").count(), fmas);
+    }
 }
 
 #[test]
 fn zero_taps_vanish_and_the_scale_is_applied_once() {
     let jit = Jit::new();
-    // Box 3x3: one unit term of 9 taps, scale 1/9: one multiply per vector (4
-    // rows per call).
+    // Box 3x3: one unit term of 9 taps, scale 1/9. Per column vector: each of
+    // the 6 input rows summed once (3 loads), 4 rows scaled once each.
     let text = clif(
         &jit,
         &ConvSpec::new(named::build("box", &[], None).unwrap()),
     );
-    assert_eq!(text.matches(" fmul ").count(), 4 * (8 + 1 + 1));
+    let loads = text.matches("load.f32x4").count() + text.matches("load.f32 ").count();
+    let fmuls = text.matches(" fmul ").count();
+    assert_eq!(loads * 2, fmuls * 9);
     assert_eq!(text.matches(" fma ").count(), 0);
-    // [[1, 0, 2]]: two taps, the zero is never loaded.
+    // [[1, 0, 2]]: two taps two columns apart, the zero is never loaded.
     let k = Kernel::new(1, 3, vec![1.0, 0.0, 2.0]).unwrap();
+    let text = clif(&jit, &ConvSpec::new(k.clone()));
+    let vloads = text.matches("load.f32x4").count();
+    let vfmas = text.matches(" fma ").count();
+    // One multiply-add per output vector (x[0] + 2 * x[2]), two loads each.
+    if jit.fma() {
+        assert_eq!(vloads, 2 * (vfmas - 1), "{text}");
+    }
     let text = clif(&jit, &ConvSpec::new(k).dtype(DType::F64));
-    assert!(text.contains("f64x2"));
-    assert_eq!(text.matches("load.f64x2").count(), 2 * (8 + 1));
+    assert!(text.contains("f64x2") && !text.contains("f32x4"));
 }
 
 #[test]
@@ -68,20 +84,25 @@ fn separable_plans_get_two_passes_with_grouped_terms() {
     let jit = Jit::new();
     let spec = ConvSpec::new(named::build("gaussian", &[], Some((5, 5))).unwrap());
     let text = clif(&jit, &spec);
-    let (h, v) = (pass(&text, "horizontal"), pass(&text, "vertical"));
+    let (v, h) = (pass(&text, "vertical"), pass(&text, "horizontal"));
+    assert!(text.find("vertical pass") < text.find("horizontal pass"));
     // x[0] + x[4] + 4*(x[1] + x[3]) + 6*x[2]: constants 4 and 6, no scale.
     assert!(v.contains("0x1.000000p2") && v.contains("0x1.800000p2"));
     assert!(!v.contains("0x1.000000p-8"));
-    // The whole 1/256 is applied once, in the horizontal (last) pass.
+    // The whole 1/256 is applied once, in the horizontal (last) pass, which
+    // sums each symmetric pair before its multiply.
     assert!(h.contains("0x1.000000p-8"));
+    assert!(h.contains("0x1.000000p2") && h.contains("0x1.800000p2"));
+    assert!(h.matches(" fadd ").count() >= 2 * h.matches("store notrap").count());
 }
 
 #[test]
 fn fixed_shapes_get_constant_bounds_and_only_the_loop_they_need() {
-    let jit = Jit::new();
+    // Two vectors per row and block: 8 columns.
+    let jit = Jit::with_options(JitOptions::default().unroll(2)).unwrap();
     let spec = ConvSpec::new(named::build("sobel_x", &[], None).unwrap()).input_shape(10, 66);
     let text = clif(&jit, &spec);
-    // Interior columns 1..65: 64 columns, two full blocks of 32, no tail.
+    // Interior columns 1..65: 64 columns, eight full blocks, no tail.
     assert!(text.contains("iconst.i64 65"));
     assert!(!text.contains("isub"));
     assert!(!text.contains("umin"));
@@ -91,6 +112,15 @@ fn fixed_shapes_get_constant_bounds_and_only_the_loop_they_need() {
         free.contains("umin"),
         "a width of 65 needs the overlapping block"
     );
+    // Separable: the vertical pass over every input column, the horizontal
+    // over every output column, both constant.
+    let g = ConvSpec::new(named::build("gaussian", &[], Some((5, 5))).unwrap())
+        .input_shape(9, 40)
+        .stride_yx(1, 2);
+    let text = clif(&jit, &g);
+    let (v, h) = (pass(&text, "vertical"), pass(&text, "horizontal"));
+    assert!(v.contains("iconst.i64 40") && !v.contains("isub"));
+    assert!(h.contains("iconst.i64 20") && !h.contains("isub"));
 }
 
 #[test]
@@ -101,8 +131,12 @@ fn strides_gather_lanes() {
     assert!(clif(&jit, &ConvSpec::new(k).stride_yx(1, 3)).contains("insertlane"));
 }
 
-/// No vector register is spilled to the stack in the hot loops (x86_64, where
-/// the System V ABI saves no vector registers in the prologue).
+/// Vector registers are not spilled to the stack in the hot loops (x86_64,
+/// where the System V ABI saves no vector registers in the prologue): none for
+/// light stencils; in long dense blocks regalloc2 moves a value through the
+/// stack now and then (see `VECTOR_BUDGET` in program.rs: planning one register
+/// fewer to avoid it costs dense 7x7 a vector per row and 9%), at most one
+/// instruction in 100.
 #[test]
 #[cfg(target_arch = "x86_64")]
 fn vectors_stay_in_registers() {
@@ -110,40 +144,67 @@ fn vectors_stay_in_registers() {
     let dense: Vec<f64> = (0..49)
         .map(|i| ((i * 37 % 23) as f64 - 11.0) / 13.0)
         .collect();
+    let mut s = 7u64;
+    let random: Vec<f64> = (0..225)
+        .map(|_| {
+            s = s.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            (s >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+        })
+        .collect();
     let specs = [
-        ConvSpec::new(named::build("sobel_x", &[], None).unwrap()),
-        ConvSpec::new(named::build("gaussian", &[], Some((15, 15))).unwrap()),
-        ConvSpec::new(Kernel::new(7, 7, dense).unwrap()),
+        (
+            ConvSpec::new(named::build("sobel_x", &[], None).unwrap()),
+            0,
+        ),
+        (
+            ConvSpec::new(named::build("gaussian", &[], Some((5, 5))).unwrap()),
+            0,
+        ),
+        (
+            ConvSpec::new(named::build("gaussian", &[], Some((15, 15))).unwrap()),
+            0,
+        ),
+        (ConvSpec::new(Kernel::new(7, 7, dense).unwrap()), 100),
+        (ConvSpec::new(Kernel::new(15, 15, random).unwrap()), 100),
     ];
-    for spec in specs {
+    for (spec, per) in specs {
         let asm = jit.emit_asm(&spec).unwrap();
         assert!(asm.contains("xmm"));
         if jit.fma() {
             assert!(asm.contains("vfmadd"));
         }
-        for line in asm.lines() {
-            assert!(
-                !(line.contains("xmm") && line.contains("rsp")),
-                "vector spill: {line}"
-            );
-        }
+        let vector = asm.lines().filter(|l| l.contains("xmm")).count();
+        let spills: Vec<&str> = asm
+            .lines()
+            .filter(|l| l.contains("xmm") && l.contains("rsp"))
+            .collect();
+        let allowed = vector.checked_div(per).unwrap_or(0);
+        assert!(
+            spills.len() <= allowed,
+            "{} vector spills in {vector} vector instructions: {spills:?}",
+            spills.len()
+        );
     }
 }
 
-/// Single-tap terms one vector width apart share loads: vector `i + 1` of a tap
-/// is vector `i` of the next one, so each chained tap loads one new vector.
+/// A vector loaded for one tap is reused by every tap of its column class one
+/// vector further: with distinct coefficients 9 wide (no unit term) and four
+/// vectors per block, each class's taps load the block's vectors once.
 #[test]
-fn chained_taps_reuse_loaded_vectors() {
-    let jit = Jit::new();
-    // Nine distinct coefficients without a common factor (so no unit term):
-    // chains {0, 4, 8}, {1, 5}, {2, 6}, {3, 7}.
+fn loaded_vectors_are_reused_across_the_block() {
+    let jit = Jit::with_options(JitOptions::default().unroll(4)).unwrap();
     let k = Kernel::new(1, 9, (2..=10).map(|i| (i as f64).sqrt() * 0.1).collect()).unwrap();
     let text = clif(&jit, &ConvSpec::new(k.clone()));
-    // Wide loop (7 vectors, capped so nothing spills): 7 + 1 + 1 for the chain
-    // of three, 7 + 1 for each chain of two; narrow loop: 9 (nothing to share).
-    let wide = (7 + 1 + 1) + 3 * (7 + 1);
-    assert_eq!(text.matches("load.f32x4").count(), wide + 9);
-    // Strided taps are gathered, not chained.
+    // Stores: 4 vectors in the wide loop, 1 narrow, 1 scalar.
+    assert_eq!(text.matches("store notrap").count(), 4 + 1 + 1);
+    // Wide: classes {0, 4, 8}, {1, 5}, {2, 6}, {3, 7} load 4 + 2, then
+    // 3 x (4 + 1) vectors; narrow: 9 loads.
+    assert_eq!(
+        text.matches("load.f32x4").count(),
+        (4 + 2) + 3 * (4 + 1) + 9
+    );
+    // Strided taps are gathered (shuffled) once per distinct vector too:
+    // classes modulo 8 columns, {0, 8} sharing one.
     let strided = clif(&jit, &ConvSpec::new(k).stride_yx(1, 2));
-    assert_eq!(strided.matches("shuffle").count(), 9 * (8 + 1));
+    assert_eq!(strided.matches("shuffle").count(), (8 * 4 + 1) + 9);
 }

@@ -129,7 +129,23 @@ fn guard_pages_around_input_and_output() {
             .mode(Mode::Valid)
             .strategy(Strategy::Direct),
         ConvSpec::new(named::build("box", &[], Some((1, 7))).unwrap()).border(Border::Reflect),
-        // Distinct coefficients 9 wide: chained taps share loaded vectors.
+        // Two rows per call (30 taps), one row per call (stride past the
+        // kernel), a separable window with a stride in y.
+        ConvSpec::new(
+            Kernel::new(
+                6,
+                5,
+                (0..30).map(|i| ((i * 7 % 13) as f64 - 6.0) / 5.0).collect(),
+            )
+            .unwrap(),
+        )
+        .border(Border::Replicate),
+        ConvSpec::new(named::build("sobel_y", &[], None).unwrap()).stride_yx(3, 1),
+        ConvSpec::new(named::build("gaussian", &[], Some((5, 5))).unwrap())
+            .stride_yx(2, 1)
+            .border(Border::Zero),
+        // Distinct coefficients 9 wide: taps one vector apart share loaded
+        // vectors.
         ConvSpec::new(
             Kernel::new(
                 2,
