@@ -4,14 +4,19 @@
 //!   bypassed (`Jit::compile_uncached`), for dense (non-separable, every tap a
 //!   distinct coefficient) 3x3, 7x7 and 15x15 kernels and a separable 15x15
 //!   Gaussian.
-//! - `jit_4096/<workload>/{copy,generic,jit}`: one 4096x4096 f32 image, single
-//!   thread, zero border, 'same' output; the JIT next to the generic executor and a
-//!   plain copy of the image (the floor every single-pass filter pays). Compilation
-//!   happens once, outside the timed loop.
+//! - `jit_<N>/<workload>/{copy,generic,jit}`: one NxN f32 image (4096 by
+//!   default), single thread, zero border, 'same' output; the JIT next to the
+//!   generic executor and a plain copy of the image (the floor every single-pass
+//!   filter pays). Compilation happens once, outside the timed loop.
+//!
+//! `CONVC_BENCH_SIZE` takes one size or a comma-separated list: power-of-two
+//! widths are the worst case for tall kernels (rows 16 KiB apart share L1 sets),
+//! so bench an odd width next to 4096.
 //!
 //! ```text
 //! cargo bench -p convc-benches --bench jit -- --warm-up-time 1 --measurement-time 3
-//! CONVC_BENCH_SIZE=1024 cargo bench -p convc-benches --bench jit -- jit_4096   # smaller images
+//! CONVC_BENCH_SIZE=4096,4099 cargo bench -p convc-benches --bench jit -- jit_40
+//! CONVC_BENCH_SIZE=1024 cargo bench -p convc-benches --bench jit -- jit_1024   # smaller images
 //! ```
 
 use std::hint::black_box;
@@ -73,31 +78,34 @@ fn compile_time(c: &mut Criterion) {
 }
 
 fn run_time(c: &mut Criterion) {
-    let size: usize = std::env::var("CONVC_BENCH_SIZE")
+    let sizes: Vec<usize> = std::env::var("CONVC_BENCH_SIZE")
         .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(4096);
-    let src = Image::<f32>::from_fn(size, size, |y, x| ((x * 7 + y * 13) % 251) as f32 / 250.0)
-        .expect("image");
-    let mut dst = Image::<f32>::zeros(size, size).expect("image");
+        .map(|v| v.split(',').filter_map(|s| s.trim().parse().ok()).collect())
+        .filter(|v: &Vec<usize>| !v.is_empty())
+        .unwrap_or_else(|| vec![4096]);
     let jit = Jit::new();
-    let mut group = c.benchmark_group(format!("jit_{size}"));
-    group.sample_size(10);
-    group.throughput(Throughput::Elements((size * size) as u64));
-    for (name, spec) in workloads() {
-        group.bench_function(BenchmarkId::new(name, "copy"), |b| {
-            b.iter(|| dst.data_mut().copy_from_slice(black_box(src.data())))
-        });
-        let generic = Generic::<f32>::new(&spec).expect("plans");
-        group.bench_function(BenchmarkId::new(name, "generic"), |b| {
-            b.iter(|| generic.apply(black_box(&src.view()), &mut dst.view_mut()))
-        });
-        let compiled = jit.compile(&spec).expect("compiles");
-        group.bench_function(BenchmarkId::new(name, "jit"), |b| {
-            b.iter(|| compiled.apply(black_box(&src.view()), &mut dst.view_mut()))
-        });
+    for size in sizes {
+        let src = Image::<f32>::from_fn(size, size, |y, x| ((x * 7 + y * 13) % 251) as f32 / 250.0)
+            .expect("image");
+        let mut dst = Image::<f32>::zeros(size, size).expect("image");
+        let mut group = c.benchmark_group(format!("jit_{size}"));
+        group.sample_size(10);
+        group.throughput(Throughput::Elements((size * size) as u64));
+        for (name, spec) in workloads() {
+            group.bench_function(BenchmarkId::new(name, "copy"), |b| {
+                b.iter(|| dst.data_mut().copy_from_slice(black_box(src.data())))
+            });
+            let generic = Generic::<f32>::new(&spec).expect("plans");
+            group.bench_function(BenchmarkId::new(name, "generic"), |b| {
+                b.iter(|| generic.apply(black_box(&src.view()), &mut dst.view_mut()))
+            });
+            let compiled = jit.compile(&spec).expect("compiles");
+            group.bench_function(BenchmarkId::new(name, "jit"), |b| {
+                b.iter(|| compiled.apply(black_box(&src.view()), &mut dst.view_mut()))
+            });
+        }
+        group.finish();
     }
-    group.finish();
 }
 
 criterion_group!(benches, compile_time, run_time);
