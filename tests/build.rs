@@ -364,7 +364,7 @@ fn main() {
             "#[test]\nfn case_{i:03}() {{\n    \
              let c = conv!({args});\n    \
              let want = ConvSpec::new(parse_kernel({kernel:?}, {size}).unwrap()){calls};\n    \
-             check::<{elem}, _>(&c, &want, {w}, {h}, {seed});\n}}\n",
+             check::<{elem}>(&c, &want, {w}, {h}, {seed});\n}}\n",
             args = c.args.join(", "),
             kernel = c.kernel,
             calls = c.calls.join(""),
@@ -439,7 +439,7 @@ fn golden() -> String {
         args.push(format!("dtype = {dtype}"));
         writeln!(
             out,
-            "#[test]\nfn {name}() {{\n    golden::<{dtype}, _>(&conv!({}), {name:?});\n}}\n",
+            "#[test]\nfn {name}() {{\n    golden::<{dtype}>(&conv!({}), {name:?});\n}}\n",
             args.join(", ")
         )
         .unwrap();

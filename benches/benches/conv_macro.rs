@@ -19,7 +19,7 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use convc::{Convolution, Image, Isa, conv, exec::Generic};
+use convc::{Convolution, Image, conv, exec::Generic};
 use criterion::{BenchmarkGroup, BenchmarkId, Criterion, Throughput, measurement::WallTime};
 
 fn size() -> usize {
@@ -55,7 +55,7 @@ fn workload<C: Convolution<Elem = f32>>(
                 .expect("conv! runs")
         })
     });
-    for isa in Isa::supported().into_iter().filter(|&i| i != c.isa()) {
+    for isa in c.isas().into_iter().filter(|&i| i != c.isa()) {
         g.bench_function(BenchmarkId::new(name, format!("conv!-{isa}")), |b| {
             b.iter(|| {
                 c.apply_with_isa(isa, &black_box(src).view(), &mut dst.view_mut())

@@ -4,31 +4,36 @@
 //! crate. Lowering is a short list of steps, each in its own module:
 //!
 //! 1. plan: [`Plan::new`] (convc-core) decides everything: the passes, their taps
-//!    grouped into terms, the common scale, the padding;
-//! 2. rows: each pass becomes one loop over a row's interior whose body is every tap,
-//!    unrolled, each coefficient a literal, plus an implementation of
-//!    `::convc::__private::DirectRows` or `SeparableRows` that calls it;
-//! 3. source: the spec is written back as a kernel expression plus builder calls,
+//!    grouped into terms, the common scale, the padding, the rows per call;
+//! 2. isa: [`widest`] picks the widest instruction set the loops are compiled for
+//!    (AVX2 + FMA for light stencils, AVX-512F for heavy ones);
+//! 3. rows: each pass becomes functions over the rows of one driver call, generic
+//!    over an instruction-set token (`::convc::__private::Simd`), whose body is
+//!    every tap, unrolled, each coefficient a literal, each input vector loaded
+//!    once for every output row of the call that reads it, plus an implementation
+//!    of `::convc::__private::DirectRows` or `SeparableRows` that calls them;
+//! 4. source: the spec is written back as a kernel expression plus builder calls,
 //!    so the run-time side can rebuild the same spec (and so the same Plan) for
-//!    convc-core's row driver, which handles everything but the interior loops;
-//! 4. a unit struct implementing `::convc::Convolution` ties them together.
+//!    convc-core's row driver, which handles everything but the row loops;
+//! 5. a unit struct implementing `::convc::Convolution` ties them together.
 //!
 //! Generated code names the runtime only through absolute `::convc::...` paths and
-//! contains no `unsafe`: the `#[target_feature]` variants and the dispatch between
-//! them live in the `convc` crate. Its items allow every clippy lint group, since
-//! the user cannot change them.
+//! contains no `unsafe`: the tokens, their vectors, the `#[target_feature]`
+//! variants and the dispatch between them live in the `convc` crate. Its items
+//! allow every clippy lint group, since the user cannot change them.
 //!
 //! ```
 //! use convc_core::{ConvSpec, parse::parse_kernel};
 //! let spec = ConvSpec::new(parse_kernel("sobel_x", Some((3, 3)))?);
 //! let code = convc_rustgen::emit_rust(&spec)?;
 //! assert!(code.contains("impl ::convc::Convolution for Conv"));
-//! assert!(code.contains("let a1 = (t1_2[i] - t1_0[i]) * 2.0;"));
+//! assert!(code.contains("let a0_0 = (x1_2 - x1_0) * simd.splat(2.0);"));
 //! # Ok::<(), convc_core::ConvError>(())
 //! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod isa;
 mod lit;
 mod rows;
 mod source;
@@ -38,13 +43,14 @@ use convc_core::{ConvError, ConvSpec, Mode, Op, Plan, Result};
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::quote;
 
+pub use isa::{Widest, widest};
 pub use source::{KernelSource, kernel_source};
 
 use rows::{Fixed, Rows};
 
 /// The items of one convolution: `#vis struct #ty;` (a zero-sized type), its row
-/// loops, and its `::convc::Convolution` implementation. The helper structs are
-/// named after `ty` (`{ty}Direct`, `{ty}Horizontal`, `{ty}Vertical`).
+/// loops (associated functions of `ty` and its `::convc::__private::DirectRows` or
+/// `SeparableRows` impl), and its `::convc::Convolution` implementation.
 ///
 /// Errors: every [`ConvSpec::validate`] error, and [`ConvError::Codegen`] for a
 /// kernel that cannot be written back exactly (see [`kernel_source`]).
@@ -60,6 +66,7 @@ pub fn items(spec: &ConvSpec, ty: &Ident, vis: &TokenStream) -> Result<TokenStre
     let spec_tokens = source::spec_tokens(spec, &source);
     let plan_text = plan.to_string();
     let elem = Ident::new(plan.dtype.name(), Span::call_site());
+    let variants = widest(&plan).tokens();
     let ctor = match plan.method {
         Method::Direct(_) => quote!(direct),
         Method::Separable { .. } => quote!(separable),
@@ -81,7 +88,7 @@ pub fn items(spec: &ConvSpec, ty: &Ident, vis: &TokenStream) -> Result<TokenStre
             fn __compiled(&self) -> &'static ::convc::__private::Compiled<#elem> {
                 static COMPILED: ::convc::__private::Lazy<#elem> = ::convc::__private::Lazy::new();
                 COMPILED.get_or_init(|| {
-                    ::convc::__private::Compiled::#ctor::<#ty>(#spec_tokens, #plan_text)
+                    ::convc::__private::Compiled::#ctor::<#ty, #variants>(#spec_tokens, #plan_text)
                 })
             }
         }

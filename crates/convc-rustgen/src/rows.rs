@@ -1,34 +1,57 @@
-//! The row loops: each pass of the Plan as one function over a row, and the
-//! `DirectRows` / `SeparableRows` implementation that calls it.
+//! The row loops: each pass of the Plan as functions over the rows of one driver
+//! call, and the `DirectRows` / `SeparableRows` implementation that calls them.
 //!
-//! A pass becomes an `#[inline(always)]` associated function of the convolution
-//! type taking the output row and every input row it reads as separate slices (so
-//! the optimizer knows they do not overlap). It cuts one sub-slice of equal length
-//! per tap, then runs a single loop over the output columns whose body is every
-//! tap, fully unrolled, each coefficient a literal: rustc drops the bounds checks
-//! (every index is below the common length) and vectorizes the loop. The taps
-//! accumulate into up to [`ACCUMULATORS`] partial sums, so the dependency chain of
-//! one output is a quarter as long and consecutive vectors overlap in the CPU.
+//! A pass becomes two `#[inline(always)]` associated functions of the convolution
+//! type, generic over the instruction-set token `S: ::convc::__private::Simd<T>`:
+//!
+//! - `{pass}_rows` takes every output row and every input row it reads as
+//!   separate slices, cuts one sub-slice of equal length per distinct (input row,
+//!   column offset) the taps read, and runs a loop over the columns, `S::LANES` at a
+//!   time, then one at a time through the token's scalar twin (same rounding) for
+//!   the last few;
+//! - `{pass}_cols` computes one vector of columns of every output row of the call:
+//!   each tap unrolled, each coefficient a literal, each input vector loaded once
+//!   just before its first use and shared by every output row that reads it.
+//!
+//! Where the Plan computes several output rows per call (`rows_per_call`), their
+//! windows overlap, so an input vector loaded once serves every output row that
+//! reads it. The work of the output rows is interleaved in the order of the input
+//! rows it waits for, so that few loaded vectors are live at once; each output's
+//! terms go round robin into a few partial sums ([`ACCUMULATORS`] per call in all)
+//! so that enough independent multiply-add chains hide the FMA latency.
+//!
+//! The vectors are explicit (the token's `load`, `splat`, `madd`, and operators)
+//! rather than left to LLVM's loop vectorizer: with every tap of a large kernel in
+//! one loop body, the vectorizer's schedule spilled loaded rows and broadcast
+//! constants to the stack (a dense 7x7 ran 1.45x slower).
 
+use std::collections::BTreeSet;
 use std::ops::Range;
 
-use convc_core::plan::{Method, Stencil, Tap};
+use convc_core::plan::{Method, Stencil, Tap, Term};
 use convc_core::{DType, Plan, Result};
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{ToTokens, format_ident, quote};
 
 use crate::lit::{elem_lit, usize_lit};
 
-/// Partial sums per output.
-pub(crate) const ACCUMULATORS: usize = 4;
+/// Partial sums per call, shared out among its output rows: enough independent
+/// multiply-add chains to cover the latency of two FMA units (4 cycles each).
+pub(crate) const ACCUMULATORS: usize = 8;
 
-/// What a fixed input shape makes constant.
+/// The most lanes a token has (16 x `f32` with AVX-512).
+const MAX_LANES: usize = 16;
+
+/// What a fixed input shape makes constant: the columns the driver hands to each
+/// pass (convc-core's driver always asks for exactly these for one input shape).
 #[derive(Debug, Clone)]
 pub(crate) struct Fixed {
-    /// Output row length.
-    out_w: usize,
-    /// Output columns the driver hands to the direct and horizontal loops.
-    interior: Range<usize>,
+    /// Direct plans: the interior output columns.
+    direct: Range<usize>,
+    /// Separable plans, vertical pass: every input column.
+    vertical: Range<usize>,
+    /// Separable plans, horizontal pass: every output column.
+    horizontal: Range<usize>,
 }
 
 impl Fixed {
@@ -38,18 +61,55 @@ impl Fixed {
         };
         let g = plan.geometry(shape)?;
         Ok(Some(Fixed {
-            out_w: g.output.width,
-            interior: g.interior_x,
+            direct: g.interior_x,
+            vertical: 0..g.input.width,
+            horizontal: 0..g.output.width,
         }))
+    }
+
+    fn cols(&self, kind: Kind) -> Range<usize> {
+        match kind {
+            Kind::Direct => self.direct.clone(),
+            Kind::Vertical => self.vertical.clone(),
+            Kind::Horizontal => self.horizontal.clone(),
+        }
     }
 }
 
 /// Which pass a stencil is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub(crate) enum Kind {
     Direct,
-    Horizontal,
     Vertical,
+    Horizontal,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Direct => "direct",
+            Kind::Vertical => "vertical",
+            Kind::Horizontal => "horizontal",
+        }
+    }
+}
+
+/// One pass of a Plan as the generated function sees it: output row `j` of a call
+/// reads, for tap `(m, n)`, the row parameter `r{j * sy + m * dy}` at column
+/// `x * sx + n * dx - left` for output column `x`.
+#[derive(Debug, Clone)]
+struct Pass<'a> {
+    kind: Kind,
+    st: &'a Stencil,
+    /// Output rows per call.
+    outputs: usize,
+    sy: usize,
+    dy: usize,
+    sx: usize,
+    dx: usize,
+    left: usize,
+    /// The columns, when the input shape fixes them.
+    fixed: Option<Range<usize>>,
 }
 
 /// Everything the lowering of one Plan needs.
@@ -65,96 +125,374 @@ impl Rows<'_> {
         Ident::new(self.plan.dtype.name(), Span::call_site())
     }
 
+    fn pass<'s>(&self, kind: Kind, st: &'s Stencil) -> Pass<'s> {
+        let p = self.plan;
+        let r = p.rows_per_call;
+        let (outputs, sy, dy, sx, dx, left) = match kind {
+            Kind::Direct => (
+                r,
+                p.stride.y,
+                p.dilation.y,
+                p.stride.x,
+                p.dilation.x,
+                p.pads.left,
+            ),
+            Kind::Vertical => (r, p.stride.y, p.dilation.y, 1, 0, 0),
+            Kind::Horizontal => (1, 0, 0, p.stride.x, p.dilation.x, 0),
+        };
+        Pass {
+            kind,
+            st,
+            outputs,
+            sy,
+            dy,
+            sx,
+            dx,
+            left,
+            fixed: self.fixed.as_ref().map(|f| f.cols(kind)),
+        }
+    }
+
     /// The row functions (an inherent impl of the convolution type) and its
     /// `DirectRows` or `SeparableRows` impl.
     pub(crate) fn lower(&self) -> TokenStream {
         let ty = self.ty;
-        let (passes, rows) = match &self.plan.method {
-            Method::Direct(st) => (self.pass(Kind::Direct, st), self.direct_rows(st)),
+        let elem = self.elem();
+        let dtype = self.plan.dtype;
+        let (functions, rows) = match &self.plan.method {
+            Method::Direct(st) => {
+                let d = self.pass(Kind::Direct, st);
+                (d.all_functions(&elem, dtype), self.direct_impl(&d))
+            }
             Method::Separable {
-                horizontal,
                 vertical,
+                horizontal,
             } => {
-                let h = self.pass(Kind::Horizontal, horizontal);
                 let v = self.pass(Kind::Vertical, vertical);
-                (quote!(#h #v), self.separable_rows(vertical))
+                let h = self.pass(Kind::Horizontal, horizontal);
+                let (fv, fh) = (v.all_functions(&elem, dtype), h.all_functions(&elem, dtype));
+                (quote!(#fv #fh), self.separable_impl(&v, &h))
             }
         };
         quote! {
             #[allow(clippy::all, clippy::pedantic, clippy::nursery, clippy::restriction)]
             impl #ty {
-                #passes
+                #functions
             }
 
             #rows
         }
     }
 
-    /// Kernel rows (direct, vertical) that have taps, in order; `[0]` for a
-    /// horizontal pass with taps.
-    fn used_rows(kind: Kind, st: &Stencil) -> Vec<usize> {
-        let mut rows: Vec<usize> = taps(st)
-            .map(|t| if kind == Kind::Horizontal { 0 } else { t.row })
-            .collect();
-        rows.sort_unstable();
-        rows.dedup();
-        rows
-    }
-
-    fn fn_name(kind: Kind) -> Ident {
-        match kind {
-            Kind::Direct => format_ident!("direct_row"),
-            Kind::Horizontal => format_ident!("horizontal_row"),
-            Kind::Vertical => format_ident!("vertical_row"),
+    /// `DirectRows`: the call's window rows and output rows into `direct_rows`.
+    fn direct_impl(&self, d: &Pass<'_>) -> TokenStream {
+        let elem = self.elem();
+        let ty = self.ty;
+        let call = d.call(quote!(window), quote!(out));
+        quote! {
+            #[allow(clippy::all, clippy::pedantic, clippy::nursery, clippy::restriction)]
+            impl ::convc::__private::DirectRows<#elem> for #ty {
+                #[inline(always)]
+                fn direct<S: ::convc::__private::Simd<#elem>>(
+                    simd: S,
+                    window: &[&[#elem]],
+                    out: &mut [&mut [#elem]],
+                    cols: ::core::ops::Range<usize>,
+                ) {
+                    #call
+                }
+            }
         }
     }
 
-    /// `fn {kind}_row<const FMA: bool>(o, r.., [cols])`: the pass over one row.
-    fn pass(&self, kind: Kind, st: &Stencil) -> TokenStream {
+    /// `SeparableRows`: the vertical pass over the call's window into its
+    /// temporary rows, the horizontal pass over one padded row.
+    fn separable_impl(&self, v: &Pass<'_>, h: &Pass<'_>) -> TokenStream {
         let elem = self.elem();
-        let name = Self::fn_name(kind);
-        let row_vars: Vec<Ident> = Self::used_rows(kind, st)
-            .iter()
-            .map(|m| format_ident!("r{m}"))
-            .collect();
-        let p = self.plan;
-        // Output column x reads input column `x * sx + n * dx - left` (direct,
-        // horizontal) or `x` (vertical: the rows are horizontal results).
-        let (sx, dx, left) = match kind {
-            Kind::Vertical => (1, 0, 0),
-            _ => (p.stride.x, p.dilation.x, p.pads.left),
-        };
-        // The columns are a parameter unless the input shape fixes them.
-        let cols_param = (kind != Kind::Vertical && self.fixed.is_none())
-            .then(|| quote!(cols: ::core::ops::Range<usize>,));
-        let no_taps = st.terms.is_empty();
+        let ty = self.ty;
+        let vcall = v.call(quote!(window), quote!(tmp));
+        let hcall = h.call(quote!(src), quote!(out));
+        quote! {
+            #[allow(clippy::all, clippy::pedantic, clippy::nursery, clippy::restriction)]
+            impl ::convc::__private::SeparableRows<#elem> for #ty {
+                #[inline(always)]
+                fn vertical<S: ::convc::__private::Simd<#elem>>(
+                    simd: S,
+                    window: &[&[#elem]],
+                    tmp: &mut [&mut [#elem]],
+                    cols: ::core::ops::Range<usize>,
+                ) {
+                    #vcall
+                }
 
-        // The output range and the first input column, as constants when the
+                #[inline(always)]
+                fn horizontal<S: ::convc::__private::Simd<#elem>>(
+                    simd: S,
+                    src: &[#elem],
+                    out: &mut [#elem],
+                    cols: ::core::ops::Range<usize>,
+                ) {
+                    #hcall
+                }
+            }
+        }
+    }
+}
+
+impl Pass<'_> {
+    /// Every tap of the stencil, in term order.
+    fn taps(&self) -> impl Iterator<Item = &Tap> {
+        self.st
+            .terms
+            .iter()
+            .flat_map(|t| t.plus.iter().chain(&t.minus))
+    }
+
+    /// The row parameter and column offset output row `j` reads for `tap`.
+    fn source(&self, j: usize, tap: &Tap) -> (usize, usize) {
+        (j * self.sy + tap.row * self.dy, tap.col * self.dx)
+    }
+
+    /// Every (row, column offset) some output row reads, sorted.
+    fn sources(&self) -> BTreeSet<(usize, usize)> {
+        (0..self.outputs)
+            .flat_map(|j| self.taps().map(move |t| self.source(j, t)))
+            .collect()
+    }
+
+    /// The row parameters, sorted.
+    fn rows(&self) -> BTreeSet<usize> {
+        self.sources().into_iter().map(|(t, _)| t).collect()
+    }
+
+    fn outs(&self) -> Vec<Ident> {
+        (0..self.outputs).map(|j| format_ident!("o{j}")).collect()
+    }
+
+    fn row_var(&self, t: usize) -> Ident {
+        format_ident!("r{t}")
+    }
+
+    /// The same pass computing one output row per call: the form of the
+    /// instruction sets that are not `WIDE`.
+    fn single(&self) -> Self {
+        Pass {
+            outputs: 1,
+            ..self.clone()
+        }
+    }
+
+    /// `{pass}_rows` (every output row of a call) or `{pass}_row` (one).
+    fn rows_fn(&self) -> Ident {
+        match self.outputs {
+            1 => format_ident!("{}_row", self.kind.name()),
+            _ => format_ident!("{}_rows", self.kind.name()),
+        }
+    }
+
+    /// One vector of columns of `rows_fn`.
+    fn cols_fn(&self) -> Ident {
+        match self.outputs {
+            1 => format_ident!("{}_col", self.kind.name()),
+            _ => format_ident!("{}_cols", self.kind.name()),
+        }
+    }
+
+    /// The number of columns: a literal with a fixed input shape.
+    fn n(&self) -> TokenStream {
+        match &self.fixed {
+            Some(c) => usize_lit(c.len()).into_token_stream(),
+            None => quote!((cols.end - cols.start)),
+        }
+    }
+
+    /// `{pass}_narrow`: rows narrower than a vector.
+    fn narrow_fn(&self) -> Ident {
+        format_ident!("{}_narrow", self.kind.name())
+    }
+
+    /// The rows `self` reads from `window` (the one source row of a horizontal
+    /// pass, if it reads any).
+    fn rows_of(&self, window: &TokenStream) -> Vec<TokenStream> {
+        match self.kind {
+            Kind::Horizontal => {
+                if self.st.terms.is_empty() {
+                    vec![]
+                } else {
+                    vec![window.clone()]
+                }
+            }
+            _ => self
+                .rows()
+                .into_iter()
+                .map(|t| {
+                    let t = usize_lit(t);
+                    quote!(#window[#t])
+                })
+                .collect(),
+        }
+    }
+
+    /// Statements running the one-row form of the pass (with `token`) on every
+    /// output row of the call, each reading the window from row `j * sy`.
+    fn each_row(&self, token: TokenStream, window: &TokenStream, out: &TokenStream) -> TokenStream {
+        let single = self.single();
+        let row_fn = single.rows_fn();
+        let cols = self.fixed.is_none().then(|| quote!(cols.clone()));
+        if self.kind == Kind::Horizontal {
+            let rows = single.rows_of(window);
+            return quote!(Self::#row_fn(#token, #out, #(#rows,)* #cols););
+        }
+        let rows = single.rows_of(&quote!(w));
+        if rows.is_empty() {
+            return quote! {
+                for o in #out.iter_mut() {
+                    Self::#row_fn(#token, o, #cols);
+                }
+            };
+        }
+        let window_j = if self.sy == 1 {
+            quote!(&#window[j..])
+        } else {
+            let sy = usize_lit(self.sy);
+            quote!(&#window[j * #sy..])
+        };
+        quote! {
+            for (j, o) in #out.iter_mut().enumerate() {
+                let w = #window_j;
+                Self::#row_fn(#token, o, #(#rows,)* #cols);
+            }
+        }
+    }
+
+    /// The trait method body: checks the columns of a fixed shape (debug builds)
+    /// and picks the form: rows narrower than a vector go to `{pass}_narrow`
+    /// (scalar, not inlined: one copy whatever the instruction set); `WIDE` tokens
+    /// compute all output rows of the call in one loop; the others one output row
+    /// at a time. `window`: the input rows (direct, vertical) or the one source
+    /// row (horizontal); `out`: the output rows (or the one output row).
+    fn call(&self, window: TokenStream, out: TokenStream) -> TokenStream {
+        let check = self.fixed.as_ref().map(|c| {
+            let (x0, x1) = (usize_lit(c.start), usize_lit(c.end));
+            quote!(debug_assert_eq!(cols, #x0..#x1);)
+        });
+        let narrow = self.narrow_fn();
+        let n = self.n();
+        let each = self.each_row(quote!(simd), &window, &out);
+        let wide = if self.outputs == 1 {
+            each.clone()
+        } else {
+            let outs = self.outs();
+            let r = usize_lit(self.outputs);
+            let name = self.rows_fn();
+            let rows = self.rows_of(&window);
+            let cols = self.fixed.is_none().then(|| quote!(cols));
+            quote! {
+                let [#(#outs),*] = #out else {
+                    ::convc::__private::wrong_rows(#r)
+                };
+                Self::#name(simd, #(#outs,)* #(#rows,)* #cols);
+            }
+        };
+        if !self.needs_narrow() {
+            return quote! {
+                #check
+                if S::WIDE {
+                    #wide
+                } else {
+                    #each
+                }
+            };
+        }
+        quote! {
+            #check
+            if #n < S::LANES {
+                Self::#narrow(#window, #out, cols);
+            } else if S::WIDE {
+                #wide
+            } else {
+                #each
+            }
+        }
+    }
+
+    /// Whether rows can be narrower than a vector: always, unless a fixed input
+    /// shape gives at least [`MAX_LANES`] columns.
+    fn needs_narrow(&self) -> bool {
+        self.fixed.as_ref().is_none_or(|c| c.len() < MAX_LANES)
+    }
+
+    /// `fn {pass}_narrow(window, out, cols)`: the pass one column at a time.
+    fn narrow_function(&self, elem: &Ident) -> TokenStream {
+        let narrow = self.narrow_fn();
+        let each = self.each_row(
+            quote!(::convc::__private::simd::ScalarPlain::new()),
+            &quote!(window),
+            &quote!(out),
+        );
+        let params = match self.kind {
+            Kind::Horizontal => quote!(window: &[#elem], out: &mut [#elem]),
+            _ => quote!(window: &[&[#elem]], out: &mut [&mut [#elem]]),
+        };
+        let unused = self.fixed.is_some().then(|| quote!(let _ = &cols;));
+        quote! {
+            /// Rows narrower than a vector, one column at a time with a separate
+            /// multiply and add (not inlined: one copy whatever the instruction set).
+            #[inline(never)]
+            fn #narrow(#params, cols: ::core::ops::Range<usize>) {
+                #unused
+                #each
+            }
+        }
+    }
+
+    /// Both forms of the pass (just one when it computes one row per call).
+    fn all_functions(&self, elem: &Ident, dtype: DType) -> TokenStream {
+        let single = self.single().functions(elem, dtype);
+        let narrow = self.needs_narrow().then(|| self.narrow_function(elem));
+        if self.outputs == 1 {
+            quote!(#single #narrow)
+        } else {
+            let wide = self.functions(elem, dtype);
+            quote!(#wide #single #narrow)
+        }
+    }
+
+    /// `fn {pass}_rows<S>(simd, o.., r.., [cols])`, the pass over the rows of one
+    /// call, and `fn {pass}_cols<S>(simd, i, o.., s..)`, one vector of its columns
+    /// (`_row` and `_col` for the form with one output row).
+    fn functions(&self, elem: &Ident, dtype: DType) -> TokenStream {
+        let name = self.rows_fn();
+        let cols_fn = self.cols_fn();
+        let simd = quote!(S: ::convc::__private::Simd<#elem>);
+        let outs = self.outs();
+        let rows: Vec<Ident> = self.rows().into_iter().map(|t| self.row_var(t)).collect();
+        let (sx, left) = (self.sx, self.left);
+        let cols_param = self
+            .fixed
+            .is_none()
+            .then(|| quote!(cols: ::core::ops::Range<usize>,));
+
+        // The output columns and the first input column, as constants when the
         // input shape is fixed.
         let mut prelude = TokenStream::new();
-        let (n, base): (TokenStream, Option<TokenStream>) = match (&self.fixed, kind) {
-            (Some(f), Kind::Vertical) => {
-                let ow = usize_lit(f.out_w);
-                prelude.extend(quote!(let o = &mut o[..#ow];));
-                (quote!(#ow), None)
+        let (n, base): (TokenStream, TokenStream) = match &self.fixed {
+            Some(c) => {
+                let (x0, x1) = (usize_lit(c.start), usize_lit(c.end));
+                for o in &outs {
+                    prelude.extend(quote!(let #o = &mut #o[#x0..#x1];));
+                }
+                // The driver calls this only when the columns are not empty.
+                let b = (c.start * sx).saturating_sub(left);
+                (
+                    usize_lit(c.len()).into_token_stream(),
+                    usize_lit(b).into_token_stream(),
+                )
             }
-            (Some(f), _) => {
-                let (x0, x1) = (usize_lit(f.interior.start), usize_lit(f.interior.end));
-                prelude.extend(quote!(let o = &mut o[#x0..#x1];));
-                let n = usize_lit(f.interior.len());
-                // The driver calls this only when the interior is not empty.
-                let b = (f.interior.start * sx).saturating_sub(left);
-                (quote!(#n), Some(usize_lit(b).into_token_stream()))
-            }
-            (None, Kind::Vertical) => {
-                prelude.extend(quote!(let n = o.len();));
-                (quote!(n), None)
-            }
-            (None, _) if no_taps => {
-                prelude.extend(quote!(let o = &mut o[cols];));
-                (quote!(n), None)
-            }
-            (None, _) => {
+            None => {
+                for o in &outs {
+                    prelude.extend(quote!(let #o = &mut #o[cols.start..cols.end];));
+                }
                 let (s, l) = (usize_lit(sx), usize_lit(left));
                 let b = match (sx, left) {
                     (1, 0) => quote!(cols.start),
@@ -162,25 +500,29 @@ impl Rows<'_> {
                     (_, 0) => quote!(cols.start * #s),
                     _ => quote!(cols.start * #s - #l),
                 };
-                prelude.extend(quote! {
-                    let b = #b;
-                    let n = cols.end - cols.start;
-                    let o = &mut o[cols];
-                });
-                (quote!(n), Some(quote!(b)))
+                if !self.st.terms.is_empty() {
+                    prelude.extend(quote! {
+                        let b = #b;
+                        let n = cols.end - cols.start;
+                    });
+                }
+                (quote!(n), quote!(b))
             }
         };
 
-        let var = |t: &Tap| match kind {
-            Kind::Direct => format_ident!("t{}_{}", t.row, t.col),
-            Kind::Horizontal => format_ident!("t{}", t.col),
-            Kind::Vertical => format_ident!("t{}", t.row),
-        };
-        // Each tap: the sub-slice it reads, of the same length for every tap.
-        let fixed_n = self.fixed.as_ref().map(|f| match kind {
-            Kind::Vertical => f.out_w,
-            _ => f.interior.len(),
-        });
+        if self.st.terms.is_empty() {
+            let fills = outs.iter().map(|o| quote!(#o.fill(0.0);));
+            return quote! {
+                #[inline(always)]
+                fn #name<#simd>(_simd: S, #(#outs: &mut [#elem],)* #cols_param) {
+                    #prelude
+                    #(#fills)*
+                }
+            };
+        }
+
+        // Each source: the sub-slice it reads, of the same length for every one.
+        let fixed_n = self.fixed.as_ref().map(Range::len);
         let len = match (sx, fixed_n) {
             (1, _) => n.clone(),
             (s, Some(n)) => usize_lit((n.max(1) - 1) * s + 1).into_token_stream(),
@@ -189,46 +531,31 @@ impl Rows<'_> {
                 quote!((n - 1) * #s + 1)
             }
         };
+        let fixed_base = self
+            .fixed
+            .as_ref()
+            .map(|c| (c.start * sx).saturating_sub(left));
         let mut decls = TokenStream::new();
-        for tap in taps(st) {
-            let v = var(tap);
-            let row = format_ident!("r{}", if kind == Kind::Horizontal { 0 } else { tap.row });
-            let off = tap.col * dx;
-            let start = match (&base, off) {
-                (None, _) => None,
-                (Some(b), 0) => Some(b.clone()),
-                (Some(b), off) => {
-                    // A constant base folds with the offset.
-                    let off_lit = usize_lit(off);
-                    match &self.fixed {
-                        Some(f) => Some(
-                            usize_lit((f.interior.start * sx).saturating_sub(left) + off)
-                                .into_token_stream(),
-                        ),
-                        None => Some(quote!(#b + #off_lit)),
-                    }
+        let mut slices = Vec::new();
+        for (t, c) in self.sources() {
+            let s = format_ident!("s{t}_{c}");
+            let row = self.row_var(t);
+            let start = match (fixed_base, c) {
+                (Some(b), c) => usize_lit(b + c).into_token_stream(),
+                (None, 0) => base.clone(),
+                (None, c) => {
+                    let c = usize_lit(c);
+                    quote!(#base + #c)
                 }
             };
-            decls.extend(match start {
-                Some(s) => quote!(let #v = &#row[#s..][..#len];),
-                None => quote!(let #v = &#row[..#len];),
-            });
-        }
-        let lane = |t: &Tap| {
-            let v = var(t);
-            if sx == 1 {
-                quote!(#v[i])
+            decls.extend(if fixed_base.is_some_and(|b| b + c == 0) {
+                quote!(let #s = &#row[..#len];)
             } else {
-                let s = usize_lit(sx);
-                quote!(#v[i * #s])
-            }
-        };
-        let (uses_madd, body) = lane_code(st, p.dtype, &elem, &lane);
-        let import = uses_madd.then(|| {
-            quote!(
-                use ::convc::__private::madd;
-            )
-        });
+                quote!(let #s = &#row[#start..][..#len];)
+            });
+            slices.push(s);
+        }
+        let body = self.body(dtype);
         // With a column stride, `n - 1` needs a non-empty row.
         let guard = (sx > 1 && self.fixed.is_none()).then(|| {
             quote! {
@@ -237,207 +564,189 @@ impl Rows<'_> {
                 }
             }
         });
-        let loop_ = if st.terms.is_empty() {
-            quote!(o.fill(0.0);)
-        } else {
-            quote! {
-                for i in 0..#n {
-                    #body
+        // The last vector overlaps the one before it rather than leaving a tail:
+        // its columns get the same values again.
+        let vectors = quote! {
+            let last = #n - S::LANES;
+            let mut i = 0;
+            loop {
+                let at = if i < last { i } else { last };
+                Self::#cols_fn(simd, at, #(#outs,)* #(#slices,)*);
+                if at == last {
+                    break;
                 }
+                i += S::LANES;
             }
         };
+        // Called only when the row holds a vector (`{pass}_narrow` otherwise).
+        let columns = vectors;
         quote! {
             #[inline(always)]
-            fn #name<const FMA: bool>(o: &mut [#elem], #(#row_vars: &[#elem],)* #cols_param) {
-                #import
+            fn #name<#simd>(
+                simd: S,
+                #(#outs: &mut [#elem],)*
+                #(#rows: &[#elem],)*
+                #cols_param
+            ) {
                 #prelude
                 #guard
                 #decls
-                #loop_
+                #columns
             }
-        }
-    }
 
-    /// `DirectRows`: the direct pass over each output row of the call.
-    fn direct_rows(&self, st: &Stencil) -> TokenStream {
-        let elem = self.elem();
-        let ty = self.ty;
-        let p = self.plan;
-        let window = if p.stride.y == 1 {
-            quote!(&window[j..])
-        } else {
-            let sy = usize_lit(p.stride.y);
-            quote!(&window[j * #sy..])
-        };
-        let rows: Vec<TokenStream> = Self::used_rows(Kind::Direct, st)
-            .into_iter()
-            .map(|m| {
-                let t = usize_lit(m * p.dilation.y);
-                quote!(w[#t])
-            })
-            .collect();
-        let check = self.fixed_check();
-        let cols = self.fixed.is_none().then(|| quote!(cols.clone()));
-        // An all-zero kernel reads no rows.
-        let (each, w) = if rows.is_empty() {
-            (quote!(o in out.iter_mut()), quote!(let _ = window;))
-        } else {
-            (
-                quote!((j, o) in out.iter_mut().enumerate()),
-                quote!(let w = #window;),
-            )
-        };
-        quote! {
-            #[allow(clippy::all, clippy::pedantic, clippy::nursery, clippy::restriction)]
-            impl ::convc::__private::DirectRows<#elem> for #ty {
-                #[inline(always)]
-                fn direct<const FMA: bool>(
-                    window: &[&[#elem]],
-                    out: &mut [&mut [#elem]],
-                    cols: ::core::ops::Range<usize>,
-                ) {
-                    #check
-                    for #each {
-                        #w
-                        Self::direct_row::<FMA>(o, #(#rows,)* #cols);
-                    }
-                }
-            }
-        }
-    }
-
-    /// With a fixed input the row functions use constant bounds; debug builds check
-    /// that the driver asks for exactly those columns.
-    fn fixed_check(&self) -> TokenStream {
-        match &self.fixed {
-            Some(f) => {
-                let (x0, x1) = (usize_lit(f.interior.start), usize_lit(f.interior.end));
-                quote!(debug_assert_eq!(cols, #x0..#x1);)
-            }
-            None => TokenStream::new(),
-        }
-    }
-
-    /// `SeparableRows`: the horizontal pass over one input row, the vertical pass
-    /// over the rows of horizontal results.
-    fn separable_rows(&self, vertical: &Stencil) -> TokenStream {
-        let elem = self.elem();
-        let ty = self.ty;
-        let vrows: Vec<TokenStream> = Self::used_rows(Kind::Vertical, vertical)
-            .into_iter()
-            .map(|m| {
-                let m = usize_lit(m);
-                quote!(rows[#m])
-            })
-            .collect();
-        let check = self.fixed_check();
-        let cols = self.fixed.is_none().then(|| quote!(cols));
-        quote! {
-            #[allow(clippy::all, clippy::pedantic, clippy::nursery, clippy::restriction)]
-            impl ::convc::__private::SeparableRows<#elem> for #ty {
-                #[inline(always)]
-                fn horizontal<const FMA: bool>(
-                    src: &[#elem],
-                    dst: &mut [#elem],
-                    cols: ::core::ops::Range<usize>,
-                ) {
-                    #check
-                    Self::horizontal_row::<FMA>(dst, src, #cols);
-                }
-
-                #[inline(always)]
-                fn vertical<const FMA: bool>(rows: &[&[#elem]], dst: &mut [#elem]) {
-                    Self::vertical_row::<FMA>(dst, #(#vrows),*);
-                }
+            #[inline(always)]
+            fn #cols_fn<#simd>(
+                simd: S,
+                i: usize,
+                #(#outs: &mut [#elem],)*
+                #(#slices: &[#elem],)*
+            ) {
+                #body
             }
         }
     }
 }
 
-/// Every tap of a stencil, in term order.
-fn taps(st: &Stencil) -> impl Iterator<Item = &Tap> {
-    st.terms.iter().flat_map(|t| t.plus.iter().chain(&t.minus))
-}
+impl Pass<'_> {
+    /// Partial sums per output row: [`ACCUMULATORS`] in all, at least one per row.
+    fn accumulators(&self) -> usize {
+        (ACCUMULATORS / self.outputs).max(1)
+    }
 
-/// The loop body for output lane `i`: `o[i] = scale * sum over terms of coeff *
-/// (plus taps - minus taps)`. A ±1 term is adds and subtracts, any other term one
-/// multiply (fused with the accumulation in the FMA variants); the terms go round
-/// robin into up to [`ACCUMULATORS`] partial sums added pairwise at the end; the
-/// scale is one multiply. Returns whether `madd` is used.
-fn lane_code(
-    st: &Stencil,
-    dtype: DType,
-    elem: &Ident,
-    lane: &dyn Fn(&Tap) -> TokenStream,
-) -> (bool, TokenStream) {
-    let k = st.terms.len().min(ACCUMULATORS);
-    let accs: Vec<Ident> = (0..k).map(|j| format_ident!("a{j}")).collect();
-    // How many terms each accumulator takes (a `mut` binding needs more than one).
-    let count = |j: usize| (st.terms.len() + k - 1 - j) / k;
-    let mut uses_madd = false;
-    let mut stmts = TokenStream::new();
-    for (t, term) in st.terms.iter().enumerate() {
-        let a = &accs[t % k];
-        let first = t < k;
-        let plus: Vec<TokenStream> = term.plus.iter().map(lane).collect();
-        let minus: Vec<TokenStream> = term.minus.iter().map(lane).collect();
-        let binding = if count(t % k) > 1 {
-            quote!(let mut #a)
-        } else {
-            quote!(let #a)
+    /// One vector of columns starting at `i`, for every output row of the call:
+    /// `o{j}[i..] = scale * sum over terms of coeff * (plus taps - minus taps)`.
+    ///
+    /// A ±1 term is adds and subtracts, any other term one multiply (fused with the
+    /// accumulation by the FMA tokens); the terms go round robin into the output's
+    /// partial sums, added pairwise at the end; the scale is one multiply. Every
+    /// output row takes its terms in one canonical order (by the last kernel row
+    /// they read, then as the Plan lists them), so its value does not depend on
+    /// which row of the call it is. The work of all output rows is interleaved by
+    /// the input row it waits for, and each input vector is loaded just before its
+    /// first use (`let x{t}_{c} = simd.load(s{t}_{c}, i);`) and shared by every
+    /// output row that reads it, so that few loaded vectors are live at once.
+    fn body(&self, dtype: DType) -> TokenStream {
+        let terms = &self.st.terms;
+        let last_row = |term: &Term| {
+            term.plus
+                .iter()
+                .chain(&term.minus)
+                .map(|t| t.row)
+                .max()
+                .unwrap_or(0)
         };
-        stmts.extend(if term.is_unit() {
-            match (first, plus.split_first()) {
-                (true, Some((p0, rest))) => quote!(#binding = #p0 #(+ #rest)* #(- #minus)*;),
-                (true, None) => {
-                    let (m0, rest) = minus.split_first().expect("a term has taps");
-                    quote!(#binding = -#m0 #(- #rest)*;)
-                }
-                (false, Some((p0, rest))) => quote!(#a += #p0 #(+ #rest)* #(- #minus)*;),
-                (false, None) => {
-                    let (m0, rest) = minus.split_first().expect("a term has taps");
-                    if rest.is_empty() {
-                        quote!(#a -= #m0;)
-                    } else {
-                        quote!(#a -= #m0 #(+ #rest)*;)
-                    }
-                }
-            }
-        } else {
-            // coeff * (p0 + p1 - m0 - m1), or -coeff * (m0 + m1) when nothing is added.
-            let (sum, coeff) = match plus.split_first() {
-                Some((p0, rest)) => (quote!(#p0 #(+ #rest)* #(- #minus)*), term.coeff),
-                None => {
-                    let (m0, rest) = minus.split_first().expect("a term has taps");
-                    (quote!(#m0 #(+ #rest)*), -term.coeff)
-                }
+        let mut order: Vec<usize> = (0..terms.len()).collect();
+        order.sort_by_key(|&i| (last_row(&terms[i]), i));
+        let k = terms.len().min(self.accumulators());
+        // How many terms each partial sum takes (a `mut` binding needs more than one).
+        let count = |a: usize| (terms.len() + k - 1 - a) / k;
+        // (input row it waits for, output row, canonical position).
+        let mut units: Vec<(usize, usize, usize)> = (0..self.outputs)
+            .flat_map(|j| {
+                order
+                    .iter()
+                    .enumerate()
+                    .map(move |(p, &ti)| (j * self.sy + last_row(&terms[ti]) * self.dy, j, p))
+            })
+            .collect();
+        units.sort_unstable();
+        let mut remaining: Vec<usize> = vec![terms.len(); self.outputs];
+        let mut loaded = BTreeSet::new();
+        let mut stmts = TokenStream::new();
+        for (_, j, p) in units {
+            let term = &terms[order[p]];
+            let var = |tap: &Tap| {
+                let (t, c) = self.source(j, tap);
+                format_ident!("x{t}_{c}")
             };
-            let c = elem_lit(coeff, dtype);
-            if first {
-                if term.plus.len() + term.minus.len() == 1 {
-                    quote!(#binding = #sum * #c;)
-                } else {
-                    quote!(#binding = (#sum) * #c;)
+            for tap in term.plus.iter().chain(&term.minus) {
+                let (t, c) = self.source(j, tap);
+                if loaded.insert((t, c)) {
+                    let s = format_ident!("s{t}_{c}");
+                    let x = var(tap);
+                    stmts.extend(if self.sx == 1 {
+                        quote!(let #x = simd.load(#s, i);)
+                    } else {
+                        let sx = usize_lit(self.sx);
+                        quote!(let #x = simd.load_strided(#s, i, #sx);)
+                    });
+                }
+            }
+            let a = format_ident!("a{j}_{}", p % k);
+            let first = p < k;
+            let plus: Vec<Ident> = term.plus.iter().map(var).collect();
+            let minus: Vec<Ident> = term.minus.iter().map(var).collect();
+            let binding = if count(p % k) > 1 {
+                quote!(let mut #a)
+            } else {
+                quote!(let #a)
+            };
+            stmts.extend(if term.is_unit() {
+                match (first, plus.split_first()) {
+                    (true, Some((p0, rest))) => quote!(#binding = #p0 #(+ #rest)* #(- #minus)*;),
+                    (true, None) => {
+                        let (m0, rest) = minus.split_first().expect("a term has taps");
+                        quote!(#binding = -#m0 #(- #rest)*;)
+                    }
+                    (false, Some((p0, rest))) => {
+                        if rest.is_empty() && minus.is_empty() {
+                            quote!(#a = #a + #p0;)
+                        } else {
+                            quote!(#a = #a + (#p0 #(+ #rest)* #(- #minus)*);)
+                        }
+                    }
+                    (false, None) => {
+                        let (m0, rest) = minus.split_first().expect("a term has taps");
+                        if rest.is_empty() {
+                            quote!(#a = #a - #m0;)
+                        } else {
+                            quote!(#a = #a - (#m0 #(+ #rest)*);)
+                        }
+                    }
                 }
             } else {
-                uses_madd = true;
-                quote!(#a = madd::<FMA, #elem>(#sum, #c, #a);)
+                // coeff * (p0 + p1 - m0 - m1), or -coeff * (m0 + m1) when nothing is
+                // added.
+                let (sum, coeff) = match plus.split_first() {
+                    Some((p0, rest)) => (quote!(#p0 #(+ #rest)* #(- #minus)*), term.coeff),
+                    None => {
+                        let (m0, rest) = minus.split_first().expect("a term has taps");
+                        (quote!(#m0 #(+ #rest)*), -term.coeff)
+                    }
+                };
+                let c = elem_lit(coeff, dtype);
+                let single = term.plus.len() + term.minus.len() == 1;
+                if first {
+                    if single {
+                        quote!(#binding = #sum * simd.splat(#c);)
+                    } else {
+                        quote!(#binding = (#sum) * simd.splat(#c);)
+                    }
+                } else {
+                    quote!(#a = simd.madd(#sum, simd.splat(#c), #a);)
+                }
+            });
+            remaining[j] -= 1;
+            if remaining[j] == 0 {
+                // The output row is complete: store it.
+                let accs: Vec<Ident> = (0..k).map(|a| format_ident!("a{j}_{a}")).collect();
+                let total = pairwise(&accs);
+                let value = if self.st.scale != 1.0 {
+                    let s = elem_lit(self.st.scale, dtype);
+                    if k > 1 {
+                        quote!((#total) * simd.splat(#s))
+                    } else {
+                        quote!(#total * simd.splat(#s))
+                    }
+                } else {
+                    total
+                };
+                let o = format_ident!("o{j}");
+                stmts.extend(quote!(simd.store(#o, i, #value);));
             }
-        });
-    }
-    let total = pairwise(&accs);
-    let value = if st.scale != 1.0 {
-        let s = elem_lit(st.scale, dtype);
-        if k > 1 {
-            quote!((#total) * #s)
-        } else {
-            quote!(#total * #s)
         }
-    } else {
-        total
-    };
-    stmts.extend(quote!(o[i] = #value;));
-    (uses_madd, stmts)
+        stmts
+    }
 }
 
 /// `(a0 + a1) + (a2 + a3)`.

@@ -2,6 +2,7 @@
 
 use super::*;
 use convc_core::parse::parse_kernel;
+use quote::ToTokens;
 use syn::visit::{self, Visit};
 use syn::{BinOp, Expr, Lit};
 
@@ -15,17 +16,20 @@ fn file(spec: &ConvSpec) -> syn::File {
 }
 
 /// Float literals in multiplications and `madd` calls, literal arrays, and the
-/// helpers called.
+/// functions and methods called.
 #[derive(Default, Debug)]
 struct Audit {
-    /// The literal factor of every `a * literal` and `madd(a, literal, acc)`.
+    /// The literal factor of every `a * splat(literal)` and `madd(a, splat(literal),
+    /// acc)`.
     multiplies: Vec<f64>,
     /// Arrays whose elements are all literals (a coefficient table).
     literal_arrays: usize,
-    /// Names of called functions (last path segment).
+    /// Names of called functions and methods (last path segment).
     calls: Vec<String>,
     /// `impl Trait for` trait names (last segment).
     impls: Vec<String>,
+    /// Names of the functions defined.
+    fns: Vec<String>,
 }
 
 fn float_value(e: &Expr) -> Option<f64> {
@@ -36,6 +40,8 @@ fn float_value(e: &Expr) -> Option<f64> {
         },
         Expr::Unary(u) if matches!(u.op, syn::UnOp::Neg(_)) => float_value(&u.expr).map(|v| -v),
         Expr::Paren(p) => float_value(&p.expr),
+        // `simd.splat(c)`: the vector of a literal.
+        Expr::MethodCall(m) if m.method == "splat" => float_value(&m.args[0]),
         _ => None,
     }
 }
@@ -52,12 +58,17 @@ impl<'ast> Visit<'ast> for Audit {
     fn visit_expr_call(&mut self, e: &'ast syn::ExprCall) {
         if let Expr::Path(p) = &*e.func {
             let name = p.path.segments.last().unwrap().ident.to_string();
-            if name == "madd" {
-                self.multiplies.extend(float_value(&e.args[1]));
-            }
             self.calls.push(name);
         }
         visit::visit_expr_call(self, e);
+    }
+
+    fn visit_expr_method_call(&mut self, e: &'ast syn::ExprMethodCall) {
+        if e.method == "madd" {
+            self.multiplies.extend(float_value(&e.args[1]));
+        }
+        self.calls.push(e.method.to_string());
+        visit::visit_expr_method_call(self, e);
     }
 
     fn visit_expr_array(&mut self, e: &'ast syn::ExprArray) {
@@ -75,6 +86,11 @@ impl<'ast> Visit<'ast> for Audit {
         }
         visit::visit_item_impl(self, i);
     }
+
+    fn visit_impl_item_fn(&mut self, f: &'ast syn::ImplItemFn) {
+        self.fns.push(f.sig.ident.to_string());
+        visit::visit_impl_item_fn(self, f);
+    }
 }
 
 fn audit(spec: &ConvSpec) -> Audit {
@@ -83,81 +99,176 @@ fn audit(spec: &ConvSpec) -> Audit {
     a
 }
 
-#[test]
-fn sobel_has_no_multiplication_by_zero_or_one_and_no_coefficient_array() {
-    let a = audit(&spec("sobel_x", Some((3, 3))));
-    assert!(
-        a.multiplies.iter().all(|v| ![0.0, 1.0, -1.0].contains(v)),
-        "{a:?}"
-    );
-    // The plan's one multiply: 2 * (x[1,2] - x[1,0]).
-    assert_eq!(a.multiplies, vec![2.0], "{a:?}");
-    assert_eq!(a.literal_arrays, 0, "{a:?}");
-    assert!(a.impls.contains(&"DirectRows".to_string()), "{a:?}");
-    // Six taps, each a sub-slice of the row's interior length, read at `[i]`.
-    let s = spec("sobel_x", Some((3, 3)));
-    let text = quote_items(&s);
-    for tap in ["t0_0", "t0_2", "t1_0", "t1_2", "t2_0", "t2_2"] {
-        let row = &tap[1..2];
-        let col = &tap[3..];
-        let start = if col == "0" {
-            "b".to_string()
-        } else {
-            format!("b + {col}")
-        };
-        let want = format!("let {tap} = & r{row} [{start} ..] [.. n] ;");
-        assert!(text.contains(&want), "`{want}` missing from {text}");
-    }
-    assert!(
-        !text.contains("t0_1") && !text.contains("t1_1"),
-        "zero taps are absent"
-    );
-    assert!(text.contains("for i in 0 .. n {"), "{text}");
-}
-
 fn quote_items(s: &ConvSpec) -> String {
     items(s, &Ident::new("Conv", Span::call_site()), &quote!())
         .unwrap()
         .to_string()
 }
 
+/// The source of one generated function, by name.
+fn function_text(s: &ConvSpec, name: &str) -> String {
+    let f = file(s);
+    for item in &f.items {
+        if let syn::Item::Impl(i) = item {
+            for it in &i.items {
+                if let syn::ImplItem::Fn(func) = it
+                    && func.sig.ident == name
+                {
+                    return func.to_token_stream().to_string();
+                }
+            }
+        }
+    }
+    panic!("no function `{name}`")
+}
+
+#[test]
+fn sobel_has_no_multiplication_by_zero_or_one_and_no_coefficient_array() {
+    let s = spec("sobel_x", Some((3, 3)));
+    let a = audit(&s);
+    assert!(
+        a.multiplies.iter().all(|v| ![0.0, 1.0, -1.0].contains(v)),
+        "{a:?}"
+    );
+    // The plan's one multiply, 2 * (x[1,2] - x[1,0]), once per output row of the
+    // four-row form and once in the one-row form.
+    assert_eq!(a.multiplies, vec![2.0; 5], "{a:?}");
+    assert_eq!(a.literal_arrays, 0, "{a:?}");
+    assert!(a.impls.contains(&"DirectRows".to_string()), "{a:?}");
+    // Four output rows from a window of six input rows; one sub-slice of the
+    // row's interior length per (input row, column offset), read at `i`.
+    let rows = function_text(&s, "direct_rows");
+    for o in ["o0", "o1", "o2", "o3"] {
+        assert!(rows.contains(&format!("{o} : & mut [f32]")), "{rows}");
+    }
+    for t in 0..6 {
+        for (c, start) in [(0, "b".to_string()), (2, "b + 2".to_string())] {
+            let want = format!("let s{t}_{c} = & r{t} [{start} ..] [.. n] ;");
+            assert!(rows.contains(&want), "`{want}` missing from {rows}");
+        }
+    }
+    assert!(
+        !rows.contains("s0_1") && !rows.contains("s1_1"),
+        "zero taps are absent"
+    );
+    // Each input vector is loaded once for the four output rows that read it.
+    let cols = function_text(&s, "direct_cols");
+    assert_eq!(cols.matches("simd . load (s2_2 , i)").count(), 1, "{cols}");
+    assert_eq!(
+        cols.matches("x2_2").count(),
+        4,
+        "declared once, read by three rows: {cols}"
+    );
+    assert_eq!(cols.matches("simd . store").count(), 4, "{cols}");
+}
+
 #[test]
 fn a_literal_with_a_divisor_applies_the_scale_once() {
     let a = audit(&spec("[[1, 2, 1], [2, 4, 2], [1, 2, 1]] / 16", None));
     // Direct (a 3x3 split would not save taps): the corners added, the edges times
-    // 2, the centre times 4, and 1/16 once at the end.
-    assert_eq!(a.multiplies, vec![2.0, 4.0, 0.0625], "{a:?}");
+    // 2, the centre times 4, and 1/16 once at the end, for each output row of the
+    // four-row form and the one-row form.
+    let mut want = Vec::new();
+    for _ in 0..5 {
+        want.extend([2.0, 4.0, 0.0625]);
+    }
+    let mut got = a.multiplies.clone();
+    got.sort_by(f64::total_cmp);
+    want.sort_by(f64::total_cmp);
+    assert_eq!(got, want, "{a:?}");
     assert_eq!(a.literal_arrays, 0);
 }
 
 #[test]
-fn gaussian_5x5_is_two_1d_passes() {
+fn gaussian_5x5_is_a_vertical_pass_then_a_horizontal_pass() {
     let s = spec("gaussian", Some((5, 5)));
     let a = audit(&s);
     assert!(a.impls.contains(&"SeparableRows".to_string()), "{a:?}");
     assert!(!a.impls.contains(&"DirectRows".to_string()), "{a:?}");
-    assert!(a.calls.contains(&"horizontal_row".to_string()), "{a:?}");
-    assert!(a.calls.contains(&"vertical_row".to_string()), "{a:?}");
-    assert!(!a.calls.contains(&"direct_row".to_string()), "{a:?}");
-    // [1 4 6 4 1] per pass: 4 * (x1 + x3) and 6 * x2; 1/256 once, after the
-    // vertical pass.
-    assert_eq!(a.multiplies, vec![4.0, 6.0, 4.0, 6.0, 0.00390625], "{a:?}");
+    for f in ["vertical_rows", "vertical_row", "horizontal_row"] {
+        assert!(a.calls.contains(&f.to_string()), "{f}: {a:?}");
+    }
+    assert!(!a.fns.iter().any(|f| f.starts_with("direct")), "{a:?}");
+    // The vertical pass: four temporary rows from a window of eight input rows,
+    // [1 4 6 4 1] each (symmetric pairs summed before one multiply), no scale.
+    let v = function_text(&s, "vertical_cols");
+    assert_eq!(v.matches("simd . load").count(), 8, "{v}");
+    assert_eq!(v.matches("simd . store").count(), 4, "{v}");
+    assert!(v.contains("(x1_0 + x3_0) * simd . splat (4.0)"), "{v}");
+    assert!(!v.contains("0.00390625"), "{v}");
+    // The horizontal pass over a padded row (no `- left`: `src[0]` is padded
+    // column 0), the whole 1/256 once.
+    let h = function_text(&s, "horizontal_row");
+    assert!(h.contains("let b = cols . start ;"), "{h}");
+    assert!(h.contains("let s0_4 = & r0 [b + 4 ..] [.. n] ;"), "{h}");
+    let hc = function_text(&s, "horizontal_col");
+    assert!(hc.contains("simd . splat (0.00390625)"), "{hc}");
     let text = quote_items(&s);
-    // One input row in; five rows of horizontal results in; three partial sums.
     assert!(
-        text.contains("Self :: horizontal_row :: < FMA > (dst , src , cols)"),
+        text.contains("Self :: horizontal_row (simd , out , src , cols . clone ())"),
         "{text}"
     );
-    assert!(
-        text.contains(
-            "Self :: vertical_row :: < FMA > (dst , rows [0] , rows [1] , rows [2] , rows [3] , rows [4])"
-        ),
-        "{text}"
+}
+
+#[test]
+fn rows_per_call_sets_the_outputs_of_the_wide_form() {
+    let count = |s: &ConvSpec, f: &str, prefix: &str| {
+        let t = function_text(s, f);
+        (0..20)
+            .filter(|k| t.contains(&format!("{prefix}{k} :")))
+            .count()
+    };
+    // 4 rows per call (light stencil): four outputs, window of kh + 3 rows.
+    let sobel = spec("sobel_x", Some((3, 3)));
+    assert_eq!(Plan::new(&sobel).unwrap().rows_per_call, 4);
+    assert_eq!(count(&sobel, "direct_rows", "o"), 4);
+    assert_eq!(count(&sobel, "direct_rows", "r"), 6);
+    // 2 rows per call (heavy: 49 taps): two outputs, window of kh + 1 rows.
+    let dense = spec(
+        "[[1, 2, 3, 4, 5, 6, 7], [8, 9, 10, 11, 12, 13, 14], [15, 16, 17, 18, 19, 20, 21], \
+         [22, 23, 24, 25, 26, 27, 28], [29, 30, 31, 32, 33, 34, 35], \
+         [36, 37, 38, 39, 40, 41, 42], [43, 44, 45, 46, 47, 48, 50]]",
+        None,
     );
-    assert!(
-        text.contains("o [i] = ((a0 + a1) + a2) * 0.00390625 ;"),
-        "{text}"
+    assert_eq!(Plan::new(&dense).unwrap().rows_per_call, 2);
+    assert_eq!(count(&dense, "direct_rows", "o"), 2);
+    assert_eq!(count(&dense, "direct_rows", "r"), 8);
+    // 1 row per call (the stride skips past the kernel): only the one-row form.
+    let skip = spec("sobel_x", Some((3, 3))).stride(3);
+    assert_eq!(Plan::new(&skip).unwrap().rows_per_call, 1);
+    let a = audit(&skip);
+    assert!(!a.fns.contains(&"direct_rows".to_string()), "{a:?}");
+    assert!(a.fns.contains(&"direct_row".to_string()), "{a:?}");
+    // A row stride with 2 rows per call: output row 1 reads window rows 2..5.
+    let s2 = spec("box", Some((3, 3))).stride(2);
+    assert_eq!(Plan::new(&s2).unwrap().rows_per_call, 4);
+    let cols = function_text(&s2, "direct_cols");
+    assert!(cols.contains("x2_0") && cols.contains("x8_2"), "{cols}");
+    assert_eq!(count(&s2, "direct_rows", "r"), 9);
+}
+
+#[test]
+fn the_isa_rule_caps_light_stencils_at_avx2() {
+    let plan = |s: &ConvSpec| Plan::new(s).unwrap();
+    assert_eq!(
+        widest(&plan(&spec("sobel_x", Some((3, 3))))),
+        Widest::Avx2Fma
     );
+    assert_eq!(
+        widest(&plan(&spec("gaussian(sigma=3)", Some((15, 15))))),
+        Widest::Avx2Fma
+    );
+    assert_eq!(widest(&plan(&spec("box", Some((5, 5))))), Widest::Avx2Fma);
+    // 26 taps in one pass: heavy.
+    assert_eq!(widest(&plan(&spec("box", Some((1, 26))))), Widest::Avx512);
+    let dense = spec(
+        "[[1, 2, 3, 4, 5, 6], [7, 8, 9, 10, 11, 12], [1, 3, 5, 7, 9, 11], \
+         [2, 4, 6, 8, 10, 13], [5, 1, 4, 2, 3, 6], [9, 7, 8, 6, 5, 3]]",
+        None,
+    );
+    assert_eq!(widest(&plan(&dense)), Widest::Avx512);
+    assert!(quote_items(&dense).contains(":: convc :: __private :: UpToAvx512"));
+    assert!(quote_items(&spec("box", None)).contains(":: convc :: __private :: UpToAvx2Fma"));
 }
 
 #[test]
@@ -165,25 +276,40 @@ fn a_fixed_input_shape_makes_every_bound_a_constant() {
     let s = spec("box", Some((5, 5))).input_shape(1080, 1920);
     let text = quote_items(&s);
     for want in [
-        // Horizontal pass: interior columns 2..1918, taps from input column 0.
-        "let o = & mut o [2 .. 1918] ;",
-        "let t0 = & r0 [0 ..] [.. 1916] ;",
-        "let t4 = & r0 [4 ..] [.. 1916] ;",
-        "for i in 0 .. 1916 {",
-        // Vertical pass: the whole output row.
-        "let o = & mut o [.. 1920] ;",
-        "let t4 = & r4 [.. 1920] ;",
-        "for i in 0 .. 1920 {",
-        "debug_assert_eq ! (cols , 2 .. 1918) ;",
+        // Vertical pass: every input column of four temporary rows.
+        "let o3 = & mut o3 [0 .. 1920] ;",
+        "let s7_0 = & r7 [.. 1920] ;",
+        "let last = 1920 - S :: LANES ;",
+        // Horizontal pass: every output column, from padded column 0.
+        "let s0_4 = & r0 [4 ..] [.. 1920] ;",
+        "debug_assert_eq ! (cols , 0 .. 1920) ;",
     ] {
         assert!(text.contains(want), "`{want}` missing from {text}");
     }
-    // No bound is read at run time (`cols` only in the debug check).
-    for unwanted in ["cols . start", "cols . end", "o . len ()", " n "] {
+    // No bound is read at run time (`cols` only in the debug check), and no row
+    // can be narrower than a vector.
+    for unwanted in ["cols . start", "cols . end", "o . len ()", " n ", "narrow"] {
         assert!(!text.contains(unwanted), "`{unwanted}` in {text}");
     }
+    let direct = quote_items(&spec("sobel_x", None).input_shape(40, 300));
+    assert!(
+        direct.contains("let o0 = & mut o0 [1 .. 299] ;"),
+        "{direct}"
+    );
+    assert!(
+        direct.contains("let s5_2 = & r5 [2 ..] [.. 298] ;"),
+        "{direct}"
+    );
+    // A fixed shape narrower than a vector keeps the scalar path.
+    let narrow = quote_items(&spec("sobel_x", None).input_shape(40, 9));
+    assert!(narrow.contains("fn direct_narrow"), "{narrow}");
+    // Without a fixed shape, the columns come from `cols` and rows may be narrow.
     let free = quote_items(&spec("box", Some((5, 5))));
-    assert!(free.contains("let n = o . len () ;") && free.contains("for i in 0 .. n {"));
+    assert!(
+        free.contains("let n = cols . end - cols . start ;"),
+        "{free}"
+    );
+    assert!(free.contains("fn vertical_narrow"), "{free}");
 }
 
 #[test]
@@ -192,19 +318,25 @@ fn strides_read_strided_slices_and_dilations_step_the_taps() {
         .stride_yx(2, 3)
         .dilation(2)
         .border(convc_core::Border::Zero);
-    let text = quote_items(&s);
+    let text = function_text(&s, "direct_row");
     // Column stride 3, pad left 2: lane i of tap (2, 2) reads 3 x - 2 + 4 + 3 i.
     assert!(text.contains("let b = cols . start * 3 - 2 ;"), "{text}");
     assert!(
-        text.contains("let t2_2 = & r2 [b + 4 ..] [.. (n - 1) * 3 + 1] ;"),
+        text.contains("let s4_4 = & r4 [b + 4 ..] [.. (n - 1) * 3 + 1] ;"),
         "{text}"
     );
-    assert!(text.contains("t2_2 [i * 3]"), "{text}");
-    // Row stride 2, dilation 2: output row j reads window rows 2j, 2j + 2, 2j + 4.
-    assert!(text.contains("let w = & window [j * 2 ..] ;"), "{text}");
+    let cols = function_text(&s, "direct_col");
     assert!(
-        text.contains("(o , w [0] , w [2] , w [4] , cols . clone ())"),
-        "{text}"
+        cols.contains("simd . load_strided (s4_4 , i , 3)"),
+        "{cols}"
+    );
+    // Row stride 2, dilation 2: one output row reads window rows 0, 2, 4; the
+    // window of the next starts two rows lower.
+    let call = quote_items(&s);
+    assert!(call.contains("let w = & window [j * 2 ..] ;"), "{call}");
+    assert!(
+        call.contains("(simd , o , w [0] , w [2] , w [4] , cols . clone ())"),
+        "{call}"
     );
 }
 
@@ -224,6 +356,7 @@ fn the_runtime_rebuilds_the_spec_and_checks_the_plan() {
     );
     assert!(text.contains(". border (:: convc :: Border :: Reflect)"));
     assert!(text.contains("type Elem = f64"));
+    assert!(text.contains("Simd < f64 >"));
     let plan = Plan::new(&s).unwrap().to_string();
     let plan_lit = proc_macro2::Literal::string(&plan).to_string();
     assert!(
@@ -237,23 +370,30 @@ fn emit_rust_pretty_prints_a_file() {
     let code = emit_rust(&spec("laplacian", None)).unwrap();
     assert!(code.starts_with("// Generated by convc-rustgen"));
     assert!(code.contains("pub struct Conv;"), "{code}");
-    assert!(code.contains("fn direct_row<const FMA: bool>("), "{code}");
-    // Two terms, two partial sums: the four unit neighbours, the -4 centre.
     assert!(
-        code.contains("let a0 = t0_1[i] + t1_0[i] + t1_2[i] + t2_1[i];"),
+        code.contains("fn direct_rows<S: ::convc::__private::Simd<f32>>("),
         "{code}"
     );
-    assert!(code.contains("let a1 = t1_1[i] * -4.0;"), "{code}");
-    assert!(code.contains("o[i] = a0 + a1;"), "{code}");
+    // Per output row: the four unit neighbours in one partial sum, the -4 centre
+    // in the other.
+    assert!(
+        code.contains("let a0_1 = x0_1 + x1_0 + x1_2 + x2_1;"),
+        "{code}"
+    );
+    assert!(
+        code.contains("let a0_0 = x1_1 * simd.splat(-4.0);"),
+        "{code}"
+    );
+    assert!(code.contains("simd.store(o0, i, a0_0 + a0_1);"), "{code}");
     syn::parse_file(&code).unwrap();
 }
 
 #[test]
 fn an_all_zero_kernel_yields_zeros() {
     let text = quote_items(&spec("[[0, 0], [0, 0]]", None));
-    assert!(text.contains("o . fill (0.0) ;"), "{text}");
+    assert!(text.contains("o0 . fill (0.0) ;"), "{text}");
     assert!(
-        !text.contains("for i in") && !text.contains("let w"),
+        !text.contains("simd . load") && !text.contains("let w"),
         "{text}"
     );
 }

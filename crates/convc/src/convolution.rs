@@ -48,15 +48,41 @@ pub trait Convolution {
     }
 
     /// Filters `input` into `output`, whose shape must be
-    /// [`output_shape`](Self::output_shape) of the input's: the interior through the
-    /// specialized code for the best instruction set of this CPU, the border frame
-    /// through the shared driver.
+    /// [`output_shape`](Self::output_shape) of the input's, on the spec's thread
+    /// count (the `threads` option; all cores without it): the interior through the
+    /// specialized code for the instruction set [`isa`](Self::isa) names, the border
+    /// rows and columns through the shared driver.
     fn apply(
         &self,
         input: &ImageView<'_, Self::Elem>,
         output: &mut ImageViewMut<'_, Self::Elem>,
     ) -> Result<()> {
-        self.__compiled().apply(None, input, output)
+        self.__compiled().apply(None, None, input, output)
+    }
+
+    /// [`apply`](Self::apply) on a thread count chosen at run time: `Some(n)` runs
+    /// on `n` threads (rayon, over bands of output rows), `None` on all cores,
+    /// whatever the `threads` option said. The result is bit-identical for every
+    /// count. `Some(0)` is an error.
+    ///
+    /// ```
+    /// use convc::{conv, Convolution, Image};
+    /// let blur = conv!(gaussian, 5x5);
+    /// let src = Image::<f32>::from_fn(300, 200, |y, x| ((x * y) % 7) as f32)?;
+    /// let mut one = Image::<f32>::zeros(300, 200)?;
+    /// let mut two = Image::<f32>::zeros(300, 200)?;
+    /// blur.apply_with_threads(&src.view(), &mut one.view_mut(), Some(1))?;
+    /// blur.apply_with_threads(&src.view(), &mut two.view_mut(), Some(2))?;
+    /// assert_eq!(one, two);
+    /// # Ok::<(), convc::ConvError>(())
+    /// ```
+    fn apply_with_threads(
+        &self,
+        input: &ImageView<'_, Self::Elem>,
+        output: &mut ImageViewMut<'_, Self::Elem>,
+        threads: Option<usize>,
+    ) -> Result<()> {
+        self.__compiled().apply(None, Some(threads), input, output)
     }
 
     /// Filters `input` into a new image.
@@ -67,26 +93,40 @@ pub trait Convolution {
         Ok(img)
     }
 
-    /// The instruction set [`apply`](Self::apply) runs ([`Isa::detected`]).
+    /// The instruction set [`apply`](Self::apply) runs: the widest this CPU
+    /// supports up to the widest `conv!` chose for the Plan (light, memory-bound
+    /// stencils stop at AVX2+FMA; see docs/macro.md), chosen once per value.
     fn isa(&self) -> Isa {
-        Isa::detected()
+        self.__compiled().isa()
+    }
+
+    /// The variants this value can run: those `conv!` compiled for its Plan (every
+    /// one up to the widest it chose) that this CPU supports, slowest first. The
+    /// last is [`isa`](Self::isa).
+    fn isas(&self) -> Vec<Isa> {
+        self.__compiled().isas()
     }
 
     /// [`apply`](Self::apply) with the code compiled for `isa` (to compare the
-    /// variants in tests and benches). An `isa` this CPU lacks is an error.
+    /// variants in tests and benches). An `isa` this CPU lacks, or one wider than
+    /// `conv!` compiled for this Plan (see [`isas`](Self::isas)), is an error.
     fn apply_with_isa(
         &self,
         isa: Isa,
         input: &ImageView<'_, Self::Elem>,
         output: &mut ImageViewMut<'_, Self::Elem>,
     ) -> Result<()> {
-        self.__compiled().apply(Some(isa), input, output)
+        self.__compiled().apply(Some(isa), None, input, output)
     }
 }
 
-/// An instruction-set variant of `conv!` code. Every generated row loop is compiled
-/// three times, and the best one this CPU supports is chosen once per process.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// An instruction-set variant of `conv!` code. The generated row loops are compiled
+/// for every variant up to the widest `conv!` chose for the Plan (AVX2 + FMA for
+/// light stencils, AVX-512F for heavy ones; see docs/macro.md), and each value runs
+/// the widest of those this CPU supports ([`Isa::best_up_to`]).
+///
+/// Variants are ordered by width: `Baseline < Avx2Fma < Avx512`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[non_exhaustive]
 pub enum Isa {
     /// The target's baseline (SSE2 on x86-64); separate multiply and add.
@@ -118,6 +158,17 @@ impl Isa {
             }
             code => Isa::ALL[usize::from(code) - 1],
         }
+    }
+
+    /// The widest variant this CPU supports that is no wider than `widest`
+    /// (the baseline when none is).
+    pub fn best_up_to(widest: Isa) -> Isa {
+        Isa::ALL
+            .into_iter()
+            .rev()
+            .filter(|&i| i.code() <= widest.code())
+            .find(|i| i.is_supported())
+            .unwrap_or(Isa::Baseline)
     }
 
     /// The variants this CPU can run, slowest first.
@@ -184,5 +235,14 @@ mod tests {
         assert_eq!(Isa::detected(), first);
         assert!(Isa::supported().contains(&Isa::Baseline));
         assert_eq!(*Isa::supported().last().unwrap(), first);
+    }
+
+    #[test]
+    fn best_up_to_caps_the_width() {
+        assert_eq!(Isa::best_up_to(Isa::Baseline), Isa::Baseline);
+        assert_eq!(Isa::best_up_to(Isa::Avx512), Isa::detected());
+        let avx2 = Isa::best_up_to(Isa::Avx2Fma);
+        assert!(avx2.is_supported() && avx2 != Isa::Avx512);
+        assert_eq!(avx2 == Isa::Avx2Fma, Isa::Avx2Fma.is_supported());
     }
 }

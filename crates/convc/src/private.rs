@@ -2,45 +2,56 @@
 //! `::convc::__private::...` paths. Not public API: names here may change in any
 //! release.
 //!
-//! Generated code provides the interior row loops of one Plan as implementations
-//! of [`DirectRows`] or [`SeparableRows`], generic over whether fused multiply-add
-//! may be used. This module instantiates them once per instruction set ([`Isa`])
-//! under `#[target_feature]`, picks the variant for this CPU once (cached with the
-//! rest of the [`Compiled`] value in a static of the generated code) and hands the
-//! resulting function pointers to convc-core's row driver, which does everything
-//! else (shape checks, bands for threads, border rows and columns, the ring of rows
-//! between separable passes).
+//! Generated code provides the row loops of one Plan as implementations of
+//! [`DirectRows`] or [`SeparableRows`], generic over whether fused multiply-add may
+//! be used. This module instantiates them once per instruction set ([`Isa`]) under
+//! `#[target_feature]`, picks the variant once (the widest this CPU has, up to the
+//! widest the macro chose for the Plan; cached with the rest of the [`Compiled`]
+//! value in a static of the generated code) and hands the resulting function
+//! pointers to convc-core's row driver, which does everything else (shape checks,
+//! bands for threads, border rows, the padded temporary rows between separable
+//! passes, the edge columns of direct passes).
 
 use std::ops::Range;
 use std::sync::OnceLock;
 
-use convc_core::exec::execute;
+use convc_core::exec::execute_with_threads;
 use convc_core::parse::parse_kernel;
-use convc_core::{ConvSpec, Element, ImageView, ImageViewMut, Kernel, Plan, Result};
+use convc_core::{ConvError, ConvSpec, Element, ImageView, ImageViewMut, Kernel, Plan, Result};
 
 use crate::convolution::Isa;
-use dispatch::Rows;
+pub use dispatch::Rows;
 
-/// The direct (2D) row loop of a generated convolution.
-pub trait DirectRows<T>: 'static {
-    /// [`RowKernels::direct`](convc_core::exec::RowKernels::direct) for the
-    /// interior columns `cols`; `FMA`: fused multiply-add is fast here.
-    fn direct<const FMA: bool>(window: &[&[T]], out: &mut [&mut [T]], cols: Range<usize>);
+#[path = "private/simd.rs"]
+pub mod simd;
+pub use simd::Simd;
+
+/// The direct (2D) row loop of a generated convolution, generic over the
+/// instruction set it computes with.
+pub trait DirectRows<T: Lanes>: 'static {
+    /// [`RowKernels::direct`](convc_core::exec::RowKernels::direct): the interior
+    /// columns `cols` of the `rows_per_call` output rows of one call.
+    fn direct<S: Simd<T>>(simd: S, window: &[&[T]], out: &mut [&mut [T]], cols: Range<usize>);
 }
 
 /// The two 1D row loops of a generated separable convolution.
-pub trait SeparableRows<T>: 'static {
-    /// [`RowKernels::horizontal`](convc_core::exec::RowKernels::horizontal).
-    fn horizontal<const FMA: bool>(src: &[T], dst: &mut [T], cols: Range<usize>);
-    /// [`RowKernels::vertical`](convc_core::exec::RowKernels::vertical).
-    fn vertical<const FMA: bool>(rows: &[&[T]], dst: &mut [T]);
+pub trait SeparableRows<T: Lanes>: 'static {
+    /// [`RowKernels::vertical`](convc_core::exec::RowKernels::vertical): the
+    /// `rows_per_call` temporary rows of one call from its window of input rows.
+    fn vertical<S: Simd<T>>(simd: S, window: &[&[T]], tmp: &mut [&mut [T]], cols: Range<usize>);
+    /// [`RowKernels::horizontal`](convc_core::exec::RowKernels::horizontal): one
+    /// output row from a temporary row padded by the border rule.
+    fn horizontal<S: Simd<T>>(simd: S, src: &[T], out: &mut [T], cols: Range<usize>);
 }
 
-/// `acc + a * c`: fused (one rounding) in the FMA variants, a separate multiply and
-/// add in the baseline one (where `mul_add` would be a libm call).
-#[inline(always)]
-pub fn madd<const FMA: bool, T: Lanes>(a: T, c: T, acc: T) -> T {
-    if FMA { a.fused(c, acc) } else { acc + a * c }
+/// Generated code was called with another number of output rows than the Plan's
+/// `rows_per_call` (`expected`): convc-core's driver never does that.
+#[cold]
+#[track_caller]
+pub fn wrong_rows(expected: usize) -> ! {
+    panic!(
+        "conv! row loops compute {expected} output rows per call; the driver passed another count"
+    )
 }
 
 /// Rebuilds a kernel from the expression `conv!` planned it from (`text` and
@@ -66,23 +77,33 @@ pub struct Compiled<T: Element> {
     /// The Plan, planned again from `spec` (an error only where this target's
     /// sizes differ from the host's that expanded the macro).
     plan: Result<Plan>,
+    /// The variant `apply` runs.
+    isa: Isa,
+    /// The widest variant compiled.
+    widest: Isa,
     rows: Rows<T>,
     select: fn(Isa) -> Option<Rows<T>>,
 }
 
 impl<T: Lanes> Compiled<T> {
-    /// For a direct Plan whose row loop is `K`. `plan_text` is the `Display` of the
-    /// Plan the macro lowered; debug builds check that `spec` plans to the same.
-    pub fn direct<K: DirectRows<T>>(spec: ConvSpec, plan_text: &str) -> Self {
-        Self::new(spec, plan_text, Rows::direct::<K>)
+    /// For a direct Plan whose row loop is `K`, compiled for the instruction sets
+    /// `V` names. `plan_text` is the `Display` of the Plan the macro lowered; debug
+    /// builds check that `spec` plans to the same.
+    pub fn direct<K: DirectRows<T>, V: Variants>(spec: ConvSpec, plan_text: &str) -> Self {
+        Self::new(spec, plan_text, V::WIDEST, V::direct::<T, K>)
     }
 
     /// For a separable Plan whose row loops are `K`.
-    pub fn separable<K: SeparableRows<T>>(spec: ConvSpec, plan_text: &str) -> Self {
-        Self::new(spec, plan_text, Rows::separable::<K>)
+    pub fn separable<K: SeparableRows<T>, V: Variants>(spec: ConvSpec, plan_text: &str) -> Self {
+        Self::new(spec, plan_text, V::WIDEST, V::separable::<T, K>)
     }
 
-    fn new(spec: ConvSpec, plan_text: &str, select: fn(Isa) -> Option<Rows<T>>) -> Self {
+    fn new(
+        spec: ConvSpec,
+        plan_text: &str,
+        widest: Isa,
+        select: fn(Isa) -> Option<Rows<T>>,
+    ) -> Self {
         let plan = Plan::new(&spec);
         if let Ok(p) = &plan {
             debug_assert_eq!(
@@ -91,13 +112,56 @@ impl<T: Lanes> Compiled<T> {
                 "the run-time Plan differs from the one conv! lowered"
             );
         }
-        let rows = select(Isa::detected()).or_else(|| select(Isa::Baseline));
+        let isa = Isa::best_up_to(widest);
+        let rows = select(isa).expect("Isa::best_up_to returns a supported variant");
         Compiled {
             spec,
             plan,
-            rows: rows.expect("the baseline variant runs everywhere"),
+            isa,
+            widest,
+            rows,
             select,
         }
+    }
+}
+
+/// The instruction-set variants one `conv!` expansion compiles: every one up to
+/// the widest rustgen chose for its Plan (`convc_rustgen::widest`). Only the
+/// variants named here are instantiated, so a capped Plan costs less to compile.
+pub trait Variants: 'static {
+    /// The widest variant.
+    const WIDEST: Isa;
+    /// The direct row loops of `K` for `isa`, when compiled and supported here.
+    fn direct<T: Lanes, K: DirectRows<T>>(isa: Isa) -> Option<Rows<T>>;
+    /// The separable row loops of `K` for `isa`, when compiled and supported here.
+    fn separable<T: Lanes, K: SeparableRows<T>>(isa: Isa) -> Option<Rows<T>>;
+}
+
+/// Baseline, AVX2 + FMA and AVX-512F variants.
+#[derive(Debug)]
+pub struct UpToAvx512;
+
+/// Baseline and AVX2 + FMA variants.
+#[derive(Debug)]
+pub struct UpToAvx2Fma;
+
+impl Variants for UpToAvx512 {
+    const WIDEST: Isa = Isa::Avx512;
+    fn direct<T: Lanes, K: DirectRows<T>>(isa: Isa) -> Option<Rows<T>> {
+        Rows::direct::<K, true>(isa)
+    }
+    fn separable<T: Lanes, K: SeparableRows<T>>(isa: Isa) -> Option<Rows<T>> {
+        Rows::separable::<K, true>(isa)
+    }
+}
+
+impl Variants for UpToAvx2Fma {
+    const WIDEST: Isa = Isa::Avx2Fma;
+    fn direct<T: Lanes, K: DirectRows<T>>(isa: Isa) -> Option<Rows<T>> {
+        Rows::direct::<K, false>(isa)
+    }
+    fn separable<T: Lanes, K: SeparableRows<T>>(isa: Isa) -> Option<Rows<T>> {
+        Rows::separable::<K, false>(isa)
     }
 }
 
@@ -107,20 +171,45 @@ impl<T: Element> Compiled<T> {
         &self.spec
     }
 
+    /// The variant [`apply`](Self::apply) runs when given none.
+    pub fn isa(&self) -> Isa {
+        self.isa
+    }
+
+    /// The variants compiled for this Plan that this CPU runs, slowest first.
+    pub fn isas(&self) -> Vec<Isa> {
+        Isa::supported()
+            .into_iter()
+            .filter(|&i| i <= self.widest)
+            .collect()
+    }
+
     /// Runs the Plan through the core driver with the row loops for `isa`
-    /// (`None`: the detected one).
+    /// (`None`: the chosen one) on `threads` threads (`None`: the spec's count).
     pub fn apply(
         &self,
         isa: Option<Isa>,
+        threads: Option<Option<usize>>,
         input: &ImageView<'_, T>,
         output: &mut ImageViewMut<'_, T>,
     ) -> Result<()> {
         let plan = self.plan.as_ref().map_err(Clone::clone)?;
+        let threads = threads.unwrap_or(plan.threads);
         match isa {
-            None => execute(plan, &self.rows, input, output),
+            None => execute_with_threads(plan, &self.rows, input, output, threads),
             Some(isa) => {
-                let rows = (self.select)(isa).ok_or_else(|| isa.unsupported())?;
-                execute(plan, &rows, input, output)
+                let rows = (self.select)(isa).ok_or_else(|| {
+                    if isa > self.widest {
+                        ConvError::Unsupported(format!(
+                            "the {isa} variant of this conv! value: for its Plan conv! \
+                             compiles variants up to {} (see Convolution::isas)",
+                            self.widest
+                        ))
+                    } else {
+                        isa.unsupported()
+                    }
+                })?;
+                execute_with_threads(plan, &rows, input, output, threads)
             }
         }
     }
@@ -148,29 +237,50 @@ mod sealed {
     impl Sealed for f64 {}
 }
 
-/// An element type `conv!` compiles for (`f32`, `f64`).
+/// An element type `conv!` compiles for (`f32`, `f64`), with the token type of
+/// each instruction set for it.
 pub trait Lanes: Element + sealed::Sealed {
-    /// `self * c + acc` with one rounding.
-    fn fused(self, c: Self, acc: Self) -> Self;
+    /// AVX-512F vectors of this type.
+    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+    type Avx512: Simd<Self>;
+    /// AVX2 + FMA vectors of this type.
+    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+    type Avx2Fma: Simd<Self>;
+    /// The baseline's vectors (SSE2 on x86 targets that have it, arrays elsewhere).
+    type Baseline: Simd<Self>;
 }
 
+/// The baseline token of this target.
+#[cfg(all(
+    any(target_arch = "x86", target_arch = "x86_64"),
+    target_feature = "sse2"
+))]
+type BaselineToken = simd::Sse2;
+#[cfg(not(all(
+    any(target_arch = "x86", target_arch = "x86_64"),
+    target_feature = "sse2"
+)))]
+type BaselineToken = simd::Portable;
+
 impl Lanes for f32 {
-    #[inline(always)]
-    fn fused(self, c: Self, acc: Self) -> Self {
-        self.mul_add(c, acc)
-    }
+    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+    type Avx512 = simd::Avx512;
+    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+    type Avx2Fma = simd::Avx2Fma;
+    type Baseline = BaselineToken;
 }
 
 impl Lanes for f64 {
-    #[inline(always)]
-    fn fused(self, c: Self, acc: Self) -> Self {
-        self.mul_add(c, acc)
-    }
+    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+    type Avx512 = simd::Avx512;
+    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+    type Avx2Fma = simd::Avx2Fma;
+    type Baseline = BaselineToken;
 }
 
-/// The only `unsafe` of `conv!` code: calling the row loops compiled with
-/// `#[target_feature]` through function pointers that exist only for instruction
-/// sets this CPU has.
+/// The only `unsafe` of `conv!` code outside [`simd`]: calling the row loops
+/// compiled with `#[target_feature]` through function pointers that exist only for
+/// instruction sets this CPU has.
 #[allow(unsafe_code)]
 pub mod dispatch {
     use std::ops::Range;
@@ -178,143 +288,142 @@ pub mod dispatch {
     use convc_core::Element;
     use convc_core::exec::RowKernels;
 
-    use super::{DirectRows, Lanes, SeparableRows};
+    use super::{DirectRows, Lanes, SeparableRows, Simd};
     use crate::convolution::Isa;
 
-    /// A direct row loop compiled for one instruction set.
-    pub type DirectFn<T> = unsafe fn(&[&[T]], &mut [&mut [T]], Range<usize>);
-    /// A horizontal row loop compiled for one instruction set.
-    pub type HorizontalFn<T> = unsafe fn(&[T], &mut [T], Range<usize>);
-    /// A vertical row loop compiled for one instruction set.
-    pub type VerticalFn<T> = unsafe fn(&[&[T]], &mut [T]);
+    type DirectFn<T> = unsafe fn(&[&[T]], &mut [&mut [T]], Range<usize>);
+    type VerticalFn<T> = unsafe fn(&[&[T]], &mut [&mut [T]], Range<usize>);
+    type HorizontalFn<T> = unsafe fn(&[T], &mut [T], Range<usize>);
 
     /// The row loops of one Plan for one instruction set. Only built by
     /// [`Rows::direct`] and [`Rows::separable`], which refuse an instruction set
     /// this CPU lacks: holding a `Rows` proves its functions may be called.
-    pub(crate) enum Rows<T> {
+    pub struct Rows<T>(Kind<T>);
+
+    enum Kind<T> {
         Direct(DirectFn<T>),
-        Separable(HorizontalFn<T>, VerticalFn<T>),
+        Separable(VerticalFn<T>, HorizontalFn<T>),
     }
 
     impl<T: Lanes> Rows<T> {
-        pub(crate) fn direct<K: DirectRows<T>>(isa: Isa) -> Option<Self> {
+        /// `AVX512`: whether the AVX-512 variant is compiled (a constant, so that
+        /// the other instantiation never names it).
+        pub(crate) fn direct<K: DirectRows<T>, const AVX512: bool>(isa: Isa) -> Option<Self> {
             let f: DirectFn<T> = match isa {
                 #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-                Isa::Avx512 => x86::direct_avx512::<T, K>,
+                Isa::Avx512 if AVX512 => x86::direct_avx512::<T, K>,
+                Isa::Avx512 => return None,
                 #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
                 Isa::Avx2Fma => x86::direct_avx2::<T, K>,
                 _ => direct_base::<T, K>,
             };
-            isa.is_supported().then_some(Rows::Direct(f))
+            isa.is_supported().then_some(Rows(Kind::Direct(f)))
         }
 
-        pub(crate) fn separable<K: SeparableRows<T>>(isa: Isa) -> Option<Self> {
-            let (h, v): (HorizontalFn<T>, VerticalFn<T>) = match isa {
+        pub(crate) fn separable<K: SeparableRows<T>, const AVX512: bool>(isa: Isa) -> Option<Self> {
+            let (v, h): (VerticalFn<T>, HorizontalFn<T>) = match isa {
                 #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-                Isa::Avx512 => (x86::horizontal_avx512::<T, K>, x86::vertical_avx512::<T, K>),
+                Isa::Avx512 if AVX512 => {
+                    (x86::vertical_avx512::<T, K>, x86::horizontal_avx512::<T, K>)
+                }
+                Isa::Avx512 => return None,
                 #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-                Isa::Avx2Fma => (x86::horizontal_avx2::<T, K>, x86::vertical_avx2::<T, K>),
-                _ => (horizontal_base::<T, K>, vertical_base::<T, K>),
+                Isa::Avx2Fma => (x86::vertical_avx2::<T, K>, x86::horizontal_avx2::<T, K>),
+                _ => (vertical_base::<T, K>, horizontal_base::<T, K>),
             };
-            isa.is_supported().then_some(Rows::Separable(h, v))
+            isa.is_supported().then_some(Rows(Kind::Separable(v, h)))
         }
     }
 
     impl<T: Element> RowKernels<T> for Rows<T> {
         fn direct(&self, window: &[&[T]], out: &mut [&mut [T]], cols: Range<usize>) {
-            match self {
+            match self.0 {
                 // SAFETY: `f` comes from `Rows::direct`, which returned it only after
                 // `Isa::is_supported` found the features it was compiled with on this
                 // CPU; the loop itself is safe code.
-                Rows::Direct(f) => unsafe { f(window, out, cols) },
-                Rows::Separable(..) => unreachable!("the driver runs separable plans by rows"),
+                Kind::Direct(f) => unsafe { f(window, out, cols) },
+                Kind::Separable(..) => {
+                    unreachable!("the driver runs separable plans in two passes")
+                }
             }
         }
 
-        fn horizontal(&self, src: &[T], dst: &mut [T], cols: Range<usize>) {
-            match self {
+        fn vertical(&self, window: &[&[T]], tmp: &mut [&mut [T]], cols: Range<usize>) {
+            match self.0 {
                 // SAFETY: as in `direct`: `Rows::separable` checked the features.
-                Rows::Separable(h, _) => unsafe { h(src, dst, cols) },
-                Rows::Direct(_) => unreachable!("the driver runs direct plans by windows"),
+                Kind::Separable(v, _) => unsafe { v(window, tmp, cols) },
+                Kind::Direct(_) => unreachable!("the driver runs direct plans in one pass"),
             }
         }
 
-        fn vertical(&self, rows: &[&[T]], dst: &mut [T]) {
-            match self {
+        fn horizontal(&self, src: &[T], out: &mut [T], cols: Range<usize>) {
+            match self.0 {
                 // SAFETY: as in `direct`: `Rows::separable` checked the features.
-                Rows::Separable(_, v) => unsafe { v(rows, dst) },
-                Rows::Direct(_) => unreachable!("the driver runs direct plans by windows"),
+                Kind::Separable(_, h) => unsafe { h(src, out, cols) },
+                Kind::Direct(_) => unreachable!("the driver runs direct plans in one pass"),
             }
         }
     }
 
-    pub(super) fn direct_base<T, K: DirectRows<T>>(
+    /// The baseline variants. `unsafe` only to share the function pointer types:
+    /// the baseline token's features are part of the target.
+    unsafe fn direct_base<T: Lanes, K: DirectRows<T>>(
         w: &[&[T]],
         o: &mut [&mut [T]],
         c: Range<usize>,
     ) {
-        K::direct::<false>(w, o, c)
+        // SAFETY: the baseline token needs only what the target guarantees.
+        K::direct(unsafe { T::Baseline::new_unchecked() }, w, o, c)
     }
 
-    pub(super) fn horizontal_base<T, K: SeparableRows<T>>(s: &[T], d: &mut [T], c: Range<usize>) {
-        K::horizontal::<false>(s, d, c)
+    unsafe fn vertical_base<T: Lanes, K: SeparableRows<T>>(
+        w: &[&[T]],
+        t: &mut [&mut [T]],
+        c: Range<usize>,
+    ) {
+        // SAFETY: as in `direct_base`.
+        K::vertical(unsafe { T::Baseline::new_unchecked() }, w, t, c)
     }
 
-    pub(super) fn vertical_base<T, K: SeparableRows<T>>(r: &[&[T]], d: &mut [T]) {
-        K::vertical::<false>(r, d)
+    unsafe fn horizontal_base<T: Lanes, K: SeparableRows<T>>(
+        s: &[T],
+        o: &mut [T],
+        c: Range<usize>,
+    ) {
+        // SAFETY: as in `direct_base`.
+        K::horizontal(unsafe { T::Baseline::new_unchecked() }, s, o, c)
     }
 
-    /// The same loops compiled with wider vectors and FMA. Each is `unsafe` only
-    /// because of `#[target_feature]`: it may run only where the CPU has the
-    /// features.
+    /// The same loops with the AVX tokens, compiled with the features enabled so
+    /// that the intrinsics inline. Each may run only where the CPU has them.
     #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-    pub(super) mod x86 {
+    mod x86 {
         use super::*;
 
-        #[target_feature(enable = "avx512f")]
-        pub(crate) unsafe fn direct_avx512<T, K: DirectRows<T>>(
-            w: &[&[T]],
-            o: &mut [&mut [T]],
-            c: Range<usize>,
-        ) {
-            K::direct::<true>(w, o, c)
+        /// One `#[target_feature]` entry point per pass and token.
+        macro_rules! entry {
+            ($name:ident, $feature:literal, $token:ident, $trait:ident :: $pass:ident,
+             ($($arg:ident: $ty:ty),*)) => {
+                #[target_feature(enable = $feature)]
+                pub(super) unsafe fn $name<T: Lanes, K: $trait<T>>($($arg: $ty),*) {
+                    // SAFETY: this function runs only where the CPU has `$feature`
+                    // (`Rows` hands it out after `Isa::is_supported`).
+                    K::$pass(unsafe { T::$token::new_unchecked() }, $($arg),*)
+                }
+            };
         }
 
-        #[target_feature(enable = "avx2,fma")]
-        pub(crate) unsafe fn direct_avx2<T, K: DirectRows<T>>(
-            w: &[&[T]],
-            o: &mut [&mut [T]],
-            c: Range<usize>,
-        ) {
-            K::direct::<true>(w, o, c)
-        }
-
-        #[target_feature(enable = "avx512f")]
-        pub(crate) unsafe fn horizontal_avx512<T, K: SeparableRows<T>>(
-            s: &[T],
-            d: &mut [T],
-            c: Range<usize>,
-        ) {
-            K::horizontal::<true>(s, d, c)
-        }
-
-        #[target_feature(enable = "avx2,fma")]
-        pub(crate) unsafe fn horizontal_avx2<T, K: SeparableRows<T>>(
-            s: &[T],
-            d: &mut [T],
-            c: Range<usize>,
-        ) {
-            K::horizontal::<true>(s, d, c)
-        }
-
-        #[target_feature(enable = "avx512f")]
-        pub(crate) unsafe fn vertical_avx512<T, K: SeparableRows<T>>(r: &[&[T]], d: &mut [T]) {
-            K::vertical::<true>(r, d)
-        }
-
-        #[target_feature(enable = "avx2,fma")]
-        pub(crate) unsafe fn vertical_avx2<T, K: SeparableRows<T>>(r: &[&[T]], d: &mut [T]) {
-            K::vertical::<true>(r, d)
-        }
+        entry!(direct_avx512, "avx512f", Avx512, DirectRows::direct,
+            (w: &[&[T]], o: &mut [&mut [T]], c: Range<usize>));
+        entry!(direct_avx2, "avx2,fma", Avx2Fma, DirectRows::direct,
+            (w: &[&[T]], o: &mut [&mut [T]], c: Range<usize>));
+        entry!(vertical_avx512, "avx512f", Avx512, SeparableRows::vertical,
+            (w: &[&[T]], t: &mut [&mut [T]], c: Range<usize>));
+        entry!(vertical_avx2, "avx2,fma", Avx2Fma, SeparableRows::vertical,
+            (w: &[&[T]], t: &mut [&mut [T]], c: Range<usize>));
+        entry!(horizontal_avx512, "avx512f", Avx512, SeparableRows::horizontal,
+            (s: &[T], o: &mut [T], c: Range<usize>));
+        entry!(horizontal_avx2, "avx2,fma", Avx2Fma, SeparableRows::horizontal,
+            (s: &[T], o: &mut [T], c: Range<usize>));
     }
 }

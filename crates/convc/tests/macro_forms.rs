@@ -26,7 +26,7 @@ fn check<C: Convolution>(c: &C, want: &ConvSpec, w: usize, h: usize) {
     assert_eq!(c.spec(), want);
     let src = image::<C::Elem>(w as u64 * 31 + h as u64, w, h);
     let out = c.output_shape(src.shape()).unwrap();
-    for isa in Isa::supported() {
+    for isa in c.isas() {
         let mut dst = Image::<C::Elem>::zeros(out.width, out.height).unwrap();
         c.apply_with_isa(isa, &src.view(), &mut dst.view_mut())
             .unwrap();
@@ -169,12 +169,46 @@ fn thread_counts_give_identical_bits() {
 }
 
 #[test]
-fn an_unsupported_isa_is_an_error() {
+fn an_unsupported_or_uncompiled_isa_is_an_error() {
     let c = conv!(box);
     let src = image::<f32>(2, 8, 8);
     let mut dst = Image::<f32>::zeros(8, 8).unwrap();
     for isa in Isa::ALL {
         let r = c.apply_with_isa(isa, &src.view(), &mut dst.view_mut());
-        assert_eq!(r.is_ok(), isa.is_supported(), "{isa}");
+        assert_eq!(r.is_ok(), c.isas().contains(&isa), "{isa}");
     }
+}
+
+#[test]
+fn light_stencils_stop_at_avx2_and_heavy_ones_go_to_avx512() {
+    // 9 taps: bound by memory, AVX2 + FMA at most.
+    let light = conv!(box);
+    assert!(light.isas().iter().all(|&i| i <= Isa::Avx2Fma));
+    assert_eq!(light.isa(), Isa::best_up_to(Isa::Avx2Fma));
+    assert_eq!(light.isas().last(), Some(&light.isa()));
+    // 49 taps: bound by multiply-adds, every variant the CPU has.
+    let heavy = conv!(
+        [
+            [1, 2, 3, 4, 5, 6, 7],
+            [8, 9, 10, 11, 12, 13, 14],
+            [15, 16, 17, 18, 19, 20, 21],
+            [22, 23, 24, 25, 26, 27, 28],
+            [29, 30, 31, 32, 33, 34, 35],
+            [36, 37, 38, 39, 40, 41, 42],
+            [43, 44, 45, 46, 47, 48, 50]
+        ] / 1000
+    );
+    assert_eq!(heavy.isas(), Isa::supported());
+    assert_eq!(heavy.isa(), Isa::detected());
+    check(
+        &heavy,
+        &named(
+            "[[1, 2, 3, 4, 5, 6, 7], [8, 9, 10, 11, 12, 13, 14], [15, 16, 17, 18, 19, 20, 21], \
+             [22, 23, 24, 25, 26, 27, 28], [29, 30, 31, 32, 33, 34, 35], \
+             [36, 37, 38, 39, 40, 41, 42], [43, 44, 45, 46, 47, 48, 50]] / 1000",
+            None,
+        ),
+        77,
+        9,
+    );
 }

@@ -1,0 +1,455 @@
+//! The vectors `conv!` row loops compute with: instruction-set tokens and the
+//! vector types they make.
+//!
+//! A token ([`Avx512`], [`Avx2Fma`], [`Sse2`], [`Portable`]) is a zero-sized value
+//! whose existence proves that the CPU has its instruction set (pulp's habit):
+//! [`Avx512::new`] and [`Avx2Fma::new`] detect the features, and the dispatch in
+//! this crate makes them without a check only inside the `#[target_feature]`
+//! functions that it calls after detection. Every vector value is made by a token
+//! (`load`, `splat`), so holding one proves the same, and its operators are safe.
+//! Generated code is generic over the token ([`Simd`]) and contains no `unsafe`.
+//!
+//! Every operation rounds like the scalar one it stands for (IEEE add, subtract,
+//! multiply, negate; [`Simd::madd`] fused with one rounding in the FMA tokens and
+//! their [`Simd::Scalar`], a separate multiply and add otherwise), so a column
+//! computed in a vector or by the scalar tail loop gets the same bits.
+
+// The tokens' constructors are `unsafe` (their contract is the CPU's features), and
+// the x86 vectors call intrinsics; each block says why it is sound.
+#![allow(unsafe_code)]
+
+use std::fmt::Debug;
+use std::ops::{Add, Mul, Neg, Sub};
+
+use super::Lanes;
+
+/// An instruction set's vectors of `T`. `LANES` consecutive columns at a time;
+/// [`Simd::Scalar`] computes one column with the same rounding (the tail of a row).
+pub trait Simd<T: Lanes>: Copy + Debug + 'static {
+    /// A vector of `LANES` elements.
+    type V: Copy
+        + Add<Output = Self::V>
+        + Sub<Output = Self::V>
+        + Mul<Output = Self::V>
+        + Neg<Output = Self::V>;
+    /// The one-lane token with the same rounding.
+    type Scalar: Simd<T, V = T>;
+    /// Elements per vector.
+    const LANES: usize;
+    /// Whether generated code computes all output rows of a call in one loop
+    /// with this token (sharing the input vectors they read), rather than one row
+    /// at a time (smaller code: the baseline's and the scalar tokens' choice).
+    const WIDE: bool;
+    /// The token without a check.
+    ///
+    /// # Safety
+    /// The CPU must have the token's instruction set.
+    unsafe fn new_unchecked() -> Self;
+    /// The one-lane token.
+    fn scalar(self) -> Self::Scalar;
+    /// Every lane `c`.
+    fn splat(self, c: T) -> Self::V;
+    /// `s[i..i + LANES]`.
+    ///
+    /// # Panics
+    /// When that range is outside `s` (the row loops' indices never are, and the
+    /// check compiles away).
+    fn load(self, s: &[T], i: usize) -> Self::V;
+    /// Lane `k` is `s[(i + k) * step]`.
+    ///
+    /// # Panics
+    /// When an index is outside `s`.
+    fn load_strided(self, s: &[T], i: usize, step: usize) -> Self::V;
+    /// `o[i..i + LANES] = v`.
+    ///
+    /// # Panics
+    /// When that range is outside `o`.
+    fn store(self, o: &mut [T], i: usize, v: Self::V);
+    /// `acc + a * c`: fused (one rounding) where the token has FMA.
+    fn madd(self, a: Self::V, c: Self::V, acc: Self::V) -> Self::V;
+}
+
+/// One lane, with a fused multiply-add (`mul_add`): the tail of FMA tokens' rows.
+#[derive(Debug, Clone, Copy)]
+pub struct ScalarFma(());
+
+/// One lane, multiply and add rounded separately: the tail of the others, and
+/// every token's rows narrower than a vector.
+#[derive(Debug, Clone, Copy)]
+pub struct ScalarPlain(());
+
+impl ScalarPlain {
+    /// The token (every CPU runs it).
+    pub fn new() -> ScalarPlain {
+        ScalarPlain(())
+    }
+}
+
+impl Default for ScalarPlain {
+    fn default() -> Self {
+        ScalarPlain::new()
+    }
+}
+
+macro_rules! scalar_token {
+    ($token:ident, $t:ty, |$a:ident, $c:ident, $acc:ident| $madd:expr) => {
+        impl Simd<$t> for $token {
+            type V = $t;
+            type Scalar = $token;
+            const LANES: usize = 1;
+            const WIDE: bool = false;
+            #[inline(always)]
+            unsafe fn new_unchecked() -> Self {
+                $token(())
+            }
+            #[inline(always)]
+            fn scalar(self) -> Self {
+                self
+            }
+            #[inline(always)]
+            fn splat(self, c: $t) -> $t {
+                c
+            }
+            #[inline(always)]
+            fn load(self, s: &[$t], i: usize) -> $t {
+                s[i]
+            }
+            #[inline(always)]
+            fn load_strided(self, s: &[$t], i: usize, step: usize) -> $t {
+                s[i * step]
+            }
+            #[inline(always)]
+            fn store(self, o: &mut [$t], i: usize, v: $t) {
+                o[i] = v;
+            }
+            #[inline(always)]
+            fn madd(self, $a: $t, $c: $t, $acc: $t) -> $t {
+                $madd
+            }
+        }
+    };
+}
+
+scalar_token!(ScalarFma, f32, |a, c, acc| a.mul_add(c, acc));
+scalar_token!(ScalarFma, f64, |a, c, acc| a.mul_add(c, acc));
+scalar_token!(ScalarPlain, f32, |a, c, acc| acc + a * c);
+scalar_token!(ScalarPlain, f64, |a, c, acc| acc + a * c);
+
+/// Portable 4 x `f32` / 2 x `f64` lanes as arrays (targets without the x86 tokens).
+#[derive(Debug, Clone, Copy)]
+pub struct Portable(());
+
+impl Portable {
+    /// The token (every CPU runs it).
+    pub fn new() -> Portable {
+        Portable(())
+    }
+}
+
+impl Default for Portable {
+    fn default() -> Self {
+        Portable::new()
+    }
+}
+
+/// `N` lanes of `T` as an array.
+#[derive(Debug, Clone, Copy)]
+pub struct Arr<T, const N: usize>([T; N]);
+
+macro_rules! arr_ops {
+    ($t:ty, $n:literal) => {
+        impl Add for Arr<$t, $n> {
+            type Output = Self;
+            #[inline(always)]
+            fn add(self, o: Self) -> Self {
+                Arr(std::array::from_fn(|k| self.0[k] + o.0[k]))
+            }
+        }
+        impl Sub for Arr<$t, $n> {
+            type Output = Self;
+            #[inline(always)]
+            fn sub(self, o: Self) -> Self {
+                Arr(std::array::from_fn(|k| self.0[k] - o.0[k]))
+            }
+        }
+        impl Mul for Arr<$t, $n> {
+            type Output = Self;
+            #[inline(always)]
+            fn mul(self, o: Self) -> Self {
+                Arr(std::array::from_fn(|k| self.0[k] * o.0[k]))
+            }
+        }
+        impl Neg for Arr<$t, $n> {
+            type Output = Self;
+            #[inline(always)]
+            fn neg(self) -> Self {
+                Arr(self.0.map(|v| -v))
+            }
+        }
+        impl Simd<$t> for Portable {
+            type V = Arr<$t, $n>;
+            type Scalar = ScalarPlain;
+            const LANES: usize = $n;
+            const WIDE: bool = false;
+            #[inline(always)]
+            unsafe fn new_unchecked() -> Self {
+                Portable(())
+            }
+            #[inline(always)]
+            fn scalar(self) -> ScalarPlain {
+                ScalarPlain(())
+            }
+            #[inline(always)]
+            fn splat(self, c: $t) -> Self::V {
+                Arr([c; $n])
+            }
+            #[inline(always)]
+            fn load(self, s: &[$t], i: usize) -> Self::V {
+                Arr(s[i..][..$n].try_into().expect("the range has N elements"))
+            }
+            #[inline(always)]
+            fn load_strided(self, s: &[$t], i: usize, step: usize) -> Self::V {
+                Arr(std::array::from_fn(|k| s[(i + k) * step]))
+            }
+            #[inline(always)]
+            fn store(self, o: &mut [$t], i: usize, v: Self::V) {
+                o[i..][..$n].copy_from_slice(&v.0);
+            }
+            #[inline(always)]
+            fn madd(self, a: Self::V, c: Self::V, acc: Self::V) -> Self::V {
+                acc + a * c
+            }
+        }
+    };
+}
+
+arr_ops!(f32, 4);
+arr_ops!(f64, 2);
+
+#[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+pub use x86::{Avx2Fma, Avx512, Sse2};
+
+/// The x86 tokens and vectors. The only `unsafe` here calls intrinsics, each
+/// justified by the token that made the values (see the module docs).
+#[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+mod x86 {
+    #[cfg(target_arch = "x86")]
+    use std::arch::x86::*;
+    #[cfg(target_arch = "x86_64")]
+    use std::arch::x86_64::*;
+    use std::ops::{Add, Mul, Neg, Sub};
+
+    use super::{ScalarFma, ScalarPlain, Simd};
+
+    /// AVX-512F: 16 x `f32`, 8 x `f64`, fused multiply-add.
+    #[derive(Debug, Clone, Copy)]
+    pub struct Avx512(());
+
+    /// AVX2 with FMA: 8 x `f32`, 4 x `f64`, fused multiply-add.
+    #[derive(Debug, Clone, Copy)]
+    pub struct Avx2Fma(());
+
+    /// SSE2: 4 x `f32`, 2 x `f64`, multiply and add rounded separately.
+    #[derive(Debug, Clone, Copy)]
+    pub struct Sse2(());
+
+    impl Avx512 {
+        /// The token, when this CPU has AVX-512F.
+        pub fn new() -> Option<Avx512> {
+            std::arch::is_x86_feature_detected!("avx512f").then_some(Avx512(()))
+        }
+    }
+
+    impl Avx2Fma {
+        /// The token, when this CPU has AVX2 and FMA.
+        pub fn new() -> Option<Avx2Fma> {
+            (std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma"))
+            .then_some(Avx2Fma(()))
+        }
+    }
+
+    impl Sse2 {
+        /// The token, when this CPU has SSE2 (every x86-64 CPU does).
+        pub fn new() -> Option<Sse2> {
+            std::arch::is_x86_feature_detected!("sse2").then_some(Sse2(()))
+        }
+    }
+
+    /// One vector type: its token, lanes, and the intrinsics of each operation.
+    macro_rules! vector {
+        (
+            $(#[$doc:meta])*
+            $name:ident($raw:ty): $token:ident, $t:ty, $lanes:literal, $scalar:ident, wide = $wide:literal,
+            feature = $feature:literal,
+            add = $add:ident, sub = $sub:ident, mul = $mul:ident, set1 = $set1:ident,
+            madd = |$a:ident, $c:ident, $acc:ident| $madd:expr
+        ) => {
+            $(#[$doc])*
+            #[derive(Debug, Clone, Copy)]
+            pub struct $name($raw);
+
+            // SAFETY (every block of this impl and the operators): a `$name` exists
+            // only if a `$token` made it, which proves the CPU has `$feature`; the
+            // intrinsics need nothing else. Loads and stores transmute between
+            // `[$t; $lanes]` and `$raw`, which have the same size and every bit
+            // pattern valid, after bounds-checked slicing.
+            impl Add for $name {
+                type Output = Self;
+                #[inline(always)]
+                fn add(self, o: Self) -> Self {
+                    $name(unsafe { $add(self.0, o.0) })
+                }
+            }
+            impl Sub for $name {
+                type Output = Self;
+                #[inline(always)]
+                fn sub(self, o: Self) -> Self {
+                    $name(unsafe { $sub(self.0, o.0) })
+                }
+            }
+            impl Mul for $name {
+                type Output = Self;
+                #[inline(always)]
+                fn mul(self, o: Self) -> Self {
+                    $name(unsafe { $mul(self.0, o.0) })
+                }
+            }
+            impl Neg for $name {
+                type Output = Self;
+                /// `-0.0 - x`: exactly `-x` for every `x`, zeros included.
+                #[inline(always)]
+                fn neg(self) -> Self {
+                    $name(unsafe { $sub($set1(-0.0), self.0) })
+                }
+            }
+            impl Simd<$t> for $token {
+                type V = $name;
+                type Scalar = $scalar;
+                const LANES: usize = $lanes;
+                const WIDE: bool = $wide;
+                #[inline(always)]
+                unsafe fn new_unchecked() -> Self {
+                    $token(())
+                }
+                #[inline(always)]
+                fn scalar(self) -> $scalar {
+                    $scalar(())
+                }
+                #[inline(always)]
+                fn splat(self, c: $t) -> $name {
+                    $name(unsafe { $set1(c) })
+                }
+                #[inline(always)]
+                fn load(self, s: &[$t], i: usize) -> $name {
+                    let lanes: &[$t; $lanes] = s[i..][..$lanes].try_into().expect("$lanes lanes");
+                    // A transmute rather than the `loadu` intrinsic: the same
+                    // unaligned load, without the copy (and its debug-build checks)
+                    // that the intrinsic is written with.
+                    $name(unsafe { std::mem::transmute::<[$t; $lanes], $raw>(*lanes) })
+                }
+                #[inline(always)]
+                fn load_strided(self, s: &[$t], i: usize, step: usize) -> $name {
+                    let lanes: [$t; $lanes] = std::array::from_fn(|k| s[(i + k) * step]);
+                    $name(unsafe { std::mem::transmute::<[$t; $lanes], $raw>(lanes) })
+                }
+                #[inline(always)]
+                fn store(self, o: &mut [$t], i: usize, v: $name) {
+                    let lanes: &mut [$t; $lanes] =
+                        (&mut o[i..][..$lanes]).try_into().expect("$lanes lanes");
+                    *lanes = unsafe { std::mem::transmute::<$raw, [$t; $lanes]>(v.0) };
+                }
+                #[inline(always)]
+                fn madd(self, $a: $name, $c: $name, $acc: $name) -> $name {
+                    $name(unsafe { $madd })
+                }
+            }
+        };
+    }
+
+    vector!(
+        /// 16 x `f32` (AVX-512F).
+        F32x16(__m512): Avx512, f32, 16, ScalarFma, wide = true, feature = "avx512f",
+        add = _mm512_add_ps, sub = _mm512_sub_ps, mul = _mm512_mul_ps, set1 = _mm512_set1_ps,
+        madd = |a, c, acc| _mm512_fmadd_ps(a.0, c.0, acc.0)
+    );
+    vector!(
+        /// 8 x `f64` (AVX-512F).
+        F64x8(__m512d): Avx512, f64, 8, ScalarFma, wide = true, feature = "avx512f",
+        add = _mm512_add_pd, sub = _mm512_sub_pd, mul = _mm512_mul_pd, set1 = _mm512_set1_pd,
+        madd = |a, c, acc| _mm512_fmadd_pd(a.0, c.0, acc.0)
+    );
+    vector!(
+        /// 8 x `f32` (AVX2 + FMA).
+        F32x8(__m256): Avx2Fma, f32, 8, ScalarFma, wide = true, feature = "avx2,fma",
+        add = _mm256_add_ps, sub = _mm256_sub_ps, mul = _mm256_mul_ps, set1 = _mm256_set1_ps,
+        madd = |a, c, acc| _mm256_fmadd_ps(a.0, c.0, acc.0)
+    );
+    vector!(
+        /// 4 x `f64` (AVX2 + FMA).
+        F64x4(__m256d): Avx2Fma, f64, 4, ScalarFma, wide = true, feature = "avx2,fma",
+        add = _mm256_add_pd, sub = _mm256_sub_pd, mul = _mm256_mul_pd, set1 = _mm256_set1_pd,
+        madd = |a, c, acc| _mm256_fmadd_pd(a.0, c.0, acc.0)
+    );
+    vector!(
+        /// 4 x `f32` (SSE2).
+        F32x4(__m128): Sse2, f32, 4, ScalarPlain, wide = false, feature = "sse2",
+        add = _mm_add_ps, sub = _mm_sub_ps, mul = _mm_mul_ps, set1 = _mm_set1_ps,
+        madd = |a, c, acc| _mm_add_ps(acc.0, _mm_mul_ps(a.0, c.0))
+    );
+    vector!(
+        /// 2 x `f64` (SSE2).
+        F64x2(__m128d): Sse2, f64, 2, ScalarPlain, wide = false, feature = "sse2",
+        add = _mm_add_pd, sub = _mm_sub_pd, mul = _mm_mul_pd, set1 = _mm_set1_pd,
+        madd = |a, c, acc| _mm_add_pd(acc.0, _mm_mul_pd(a.0, c.0))
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every operation, at columns `i..i + U::LANES`.
+    fn ops<T: Lanes, U: Simd<T>>(u: U, xs: &[T], out: &mut [T], i: usize) {
+        let (a, b) = (u.load(xs, i), u.load_strided(xs, i, 2));
+        let v = u.madd(a - b, u.splat(T::from_f64(0.1)), -(a * b) + a);
+        u.store(out, i, v);
+    }
+
+    /// The token's vectors and its scalar twin give the same bits.
+    fn same_bits<T: Lanes + PartialEq, S: Simd<T>>(s: S) {
+        let xs: Vec<T> = (0..64)
+            .map(|i| T::from_f64((i as f64 * 0.37).sin() * 1e3))
+            .collect();
+        let mut got = vec![T::ZERO; 32];
+        let mut want = vec![T::ZERO; 32];
+        for i in (0..32).step_by(S::LANES) {
+            ops(s, &xs, &mut got, i);
+        }
+        for i in 0..32 {
+            ops(s.scalar(), &xs, &mut want, i);
+        }
+        assert!(got == want, "{s:?}");
+    }
+
+    #[test]
+    fn vectors_round_like_their_scalar_tail() {
+        same_bits::<f32, _>(Portable::new());
+        same_bits::<f64, _>(Portable::new());
+        #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+        {
+            if let Some(s) = Sse2::new() {
+                same_bits::<f32, _>(s);
+                same_bits::<f64, _>(s);
+            }
+            if let Some(s) = Avx2Fma::new() {
+                same_bits::<f32, _>(s);
+                same_bits::<f64, _>(s);
+            }
+            if let Some(s) = Avx512::new() {
+                same_bits::<f32, _>(s);
+                same_bits::<f64, _>(s);
+            }
+        }
+    }
+}
