@@ -127,12 +127,14 @@ fn check_report(j: &Value, n: usize, threads: u64, backends: &[&str]) -> Vec<Val
     rows
 }
 
-/// The backends the default run measures.
+/// The backends the default run measures: the available ones but the slow
+/// ones, then the compile-time `conv!` rows.
 fn default_backends() -> Vec<&'static str> {
     Backend::available()
         .into_iter()
         .filter(|b| !matches!(b, Backend::Reference | Backend::Naive))
         .map(Backend::name)
+        .chain(["macro"])
         .collect()
 }
 
@@ -192,6 +194,39 @@ fn backends_and_threads_are_the_ones_asked_for() {
     assert_ok(&o, "bench --backends naive,generic");
     check_report(&read_json(&t.path("b.json")), 32, 2, &["naive", "generic"]);
     assert!(!t.path("b.svg").exists());
+}
+
+#[test]
+fn macro_rows_run_alone_on_the_threads_asked_for() {
+    let t = Tmp::new();
+    let o = convc(args(&[
+        "bench",
+        "--size",
+        "40",
+        "--reps",
+        "1",
+        "--threads",
+        "2",
+        "--backends",
+        "macro",
+        "--json",
+        &t.s("b.json"),
+    ]));
+    assert_ok(&o, "bench --backends macro");
+    check_report(&read_json(&t.path("b.json")), 40, 2, &["macro"]);
+    let o = convc(args(&[
+        "bench",
+        "--size",
+        "40",
+        "--reps",
+        "1",
+        "--backends",
+        "macro,generic",
+        "--json",
+        &t.s("c.json"),
+    ]));
+    assert_ok(&o, "bench --backends macro,generic");
+    check_report(&read_json(&t.path("c.json")), 40, 1, &["macro", "generic"]);
 }
 
 #[test]

@@ -40,8 +40,9 @@ pub struct BenchArgs {
     /// Timed runs per row, after one warm-up (the median is reported).
     #[arg(long, value_name = "N", default_value_t = 9)]
     pub reps: usize,
-    /// Comma-separated backends (`generic,jit`), `all`, or `auto`. Default: every
-    /// available backend except reference and naive (too slow at 4096x4096).
+    /// Comma-separated backends (`generic,jit,macro`), `all`, or `auto`; `macro`
+    /// is the compile-time `conv!` code. Default: every available backend except
+    /// reference and naive (too slow at 4096x4096), and macro.
     #[arg(long, value_name = "LIST")]
     pub backends: Option<String>,
     /// Write the results as JSON to FILE.
@@ -83,7 +84,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     check_range("--reps", args.reps, &REPS)?;
     check_range("--threads", args.threads, &THREADS)?;
     let n = args.size;
-    let backends = runners::select_backends(args.backends.as_deref())?;
+    let selection = runners::select_backends(args.backends.as_deref())?;
     let workloads = workloads::workloads(args.threads)?;
     let names: Vec<&str> = workloads.iter().map(|w| w.name).collect();
     let external = match &args.opencv {
@@ -91,8 +92,10 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         None => None,
     };
 
-    let mut runners = runners::backend_runners(&workloads, &backends)?;
-    runners.extend(runners::macro_runners(&workloads, args.threads));
+    let mut runners = runners::backend_runners(&workloads, &selection.backends)?;
+    if selection.macro_rows {
+        runners.extend(runners::macro_runners(&workloads, args.threads)?);
+    }
     if runners.is_empty() {
         bail!("--backends selected nothing to measure");
     }
