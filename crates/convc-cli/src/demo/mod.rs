@@ -1,12 +1,15 @@
 //! `convc demo`: the project's job on a built-in input.
 //!
-//! For every workload of [`workloads::workloads`] and every backend of
-//! [`Backend::available`]: run the stages (timed, one thread), check every output
-//! element against the reference (`convc::exec::reference_f64`, computed once per
-//! stage) within DESIGN.md's bound, print a table row, and write the input and one
-//! result per workload as PNGs. A disagreement is reported at once on stderr and
+//! For every workload of [`workloads::workloads`], every backend of
+//! [`Backend::available`] and the compile-time `conv!` code (row `macro`, where the
+//! workload's specs are known at compile time: [`macro_rows`]): run the stages
+//! (timed, one thread), check every output element against the reference
+//! (`convc::exec::reference_f64`, computed once per stage) within DESIGN.md's
+//! bound, print a table row, and write the input and one result per workload as
+//! PNGs. A disagreement is reported at once on stderr and
 //! makes the command exit 1 at the end.
 
+pub mod macro_rows;
 pub mod pattern;
 pub mod workloads;
 
@@ -15,12 +18,15 @@ use std::time::{Duration, Instant};
 
 use convc::accuracy::{error_bound, max_abs_input};
 use convc::exec::reference_f64;
-use convc::{Backend, Convolver, Image};
+use convc::{Backend, Convolver, Image, ImageView, ImageViewMut};
 
 use crate::DemoArgs;
 use crate::error::{Context, Result, bail};
 use crate::io::{to_u8, write_gray_png};
 use workloads::{Combine, Input, View, Workload};
+
+/// The label of the `conv!` rows.
+const MACRO: &str = "macro";
 
 /// Smallest and largest `--size`.
 const SIZES: std::ops::RangeInclusive<usize> = 16..=4096;
@@ -41,7 +47,7 @@ pub fn run(args: &DemoArgs) -> Result<()> {
 
     let backends = Backend::available();
     let shown = shown_backend(&backends);
-    let names: Vec<&str> = backends.iter().map(|b| b.name()).collect();
+    let names: Vec<&str> = backends.iter().map(|b| b.name()).chain([MACRO]).collect();
     println!(
         "convc demo: {n}x{n} test pattern ({m}x{m} for the dense workload); backends: {}",
         names.join(", "),
@@ -118,11 +124,16 @@ fn shown_backend(backends: &[Backend]) -> Backend {
 
 /// One table row.
 struct Row {
-    backend: Backend,
+    /// A backend's name, or `macro`.
+    label: &'static str,
+    backend: Option<Backend>,
     runs: usize,
     median: Duration,
     ratio: f64,
 }
+
+/// A prepared stage: filters the input into its output.
+type StageFn = Box<dyn Fn(&ImageView<'_, f32>, &mut ImageViewMut<'_, f32>) -> convc::Result<()>>;
 
 /// Runs one workload through every backend, prints its rows, and returns its
 /// combined result as computed by `shown`.
@@ -148,56 +159,39 @@ fn run_workload(
     let mut rows = Vec::new();
     let mut kept = None;
     for &backend in backends {
-        let convs = wl
-            .stages
-            .iter()
-            .map(|s| Convolver::<f32>::new(s, backend))
-            .collect::<convc::Result<Vec<_>>>()?;
-        let mut outs = wl
+        let stages = wl
             .stages
             .iter()
             .map(|s| {
-                let o = s.output_shape(input.shape())?;
-                Image::<f32>::zeros(o.width, o.height)
+                let c = Convolver::<f32>::new(s, backend)?;
+                Ok(Box::new(
+                    move |i: &ImageView<'_, f32>, o: &mut ImageViewMut<'_, f32>| c.apply(i, o),
+                ) as StageFn)
             })
             .collect::<convc::Result<Vec<_>>>()?;
-        let mut times = Vec::new();
-        loop {
-            let t = Instant::now();
-            for (c, o) in convs.iter().zip(outs.iter_mut()) {
-                c.apply(&view_in, &mut o.view_mut())?;
-            }
-            times.push(t.elapsed());
-            if times.len() >= runs_for(times[0]) {
-                break;
-            }
-        }
-        times.sort();
-        let median = times[times.len() / 2];
-        let mut ratio = 0.0f64;
-        for ((stage, out), (want, bound)) in wl.stages.iter().zip(&outs).zip(&references) {
-            let check = compare(out, want, *bound);
-            ratio = ratio.max(check.ratio);
-            if let Some(m) = check.first_bad {
-                let name = stage.kernel.name().unwrap_or("kernel");
-                let msg = format!("{} / {} / {name}: {m}", wl.name, backend.name());
-                eprintln!("MISMATCH: {msg}");
-                failures.push(msg);
-            }
-        }
+        let (row, outs) = run_row(wl, input, backend.name(), &stages, &references, failures)?;
         rows.push(Row {
-            backend,
-            runs: times.len(),
-            median,
-            ratio,
+            backend: Some(backend),
+            ..row
         });
         if backend == shown {
             kept = Some(outs);
         }
     }
+    if let Some(convs) = macro_rows::macro_stages(&wl.name) {
+        let stages: Vec<StageFn> = convs
+            .into_iter()
+            .map(|c| {
+                Box::new(move |i: &ImageView<'_, f32>, o: &mut ImageViewMut<'_, f32>| c.apply(i, o))
+                    as StageFn
+            })
+            .collect();
+        let (row, _) = run_row(wl, input, MACRO, &stages, &references, failures)?;
+        rows.push(row);
+    }
     let naive = rows
         .iter()
-        .find(|r| r.backend == Backend::Naive)
+        .find(|r| r.backend == Some(Backend::Naive))
         .map(|r| r.median);
     let mpx = out_shape.pixels() as f64 / 1e6;
     for r in &rows {
@@ -209,7 +203,7 @@ fn run_workload(
         println!(
             "{:<28} {:<10} {:>4} {:>10.2} {:>9.1} {:>9} {:>10.3}",
             wl.name,
-            r.backend.name(),
+            r.label,
             r.runs,
             secs * 1e3,
             mpx / secs,
@@ -221,6 +215,59 @@ fn run_workload(
         crate::error::CliError::new(format!("backend {shown} is not available to show results"))
     })?;
     combine(outs, wl.combine)
+}
+
+/// Times one row's stages on `input` (5 runs, fewer when slow), checks each
+/// output against its reference, and returns the row and the outputs.
+fn run_row(
+    wl: &Workload,
+    input: &Image<f32>,
+    label: &'static str,
+    stages: &[StageFn],
+    references: &[(Vec<f64>, f64)],
+    failures: &mut Vec<String>,
+) -> Result<(Row, Vec<Image<f32>>)> {
+    let view_in = input.view();
+    let mut outs = wl
+        .stages
+        .iter()
+        .map(|s| {
+            let o = s.output_shape(input.shape())?;
+            Image::<f32>::zeros(o.width, o.height)
+        })
+        .collect::<convc::Result<Vec<_>>>()?;
+    let mut times = Vec::new();
+    loop {
+        let t = Instant::now();
+        for (c, o) in stages.iter().zip(outs.iter_mut()) {
+            c(&view_in, &mut o.view_mut())?;
+        }
+        times.push(t.elapsed());
+        if times.len() >= runs_for(times[0]) {
+            break;
+        }
+    }
+    times.sort();
+    let median = times[times.len() / 2];
+    let mut ratio = 0.0f64;
+    for ((stage, out), (want, bound)) in wl.stages.iter().zip(&outs).zip(references) {
+        let check = compare(out, want, *bound);
+        ratio = ratio.max(check.ratio);
+        if let Some(m) = check.first_bad {
+            let name = stage.kernel.name().unwrap_or("kernel");
+            let msg = format!("{} / {label} / {name}: {m}", wl.name);
+            eprintln!("MISMATCH: {msg}");
+            failures.push(msg);
+        }
+    }
+    let row = Row {
+        label,
+        backend: None,
+        runs: times.len(),
+        median,
+        ratio,
+    };
+    Ok((row, outs))
 }
 
 /// How many runs to time, given the first: 5, or fewer for slow backends.
