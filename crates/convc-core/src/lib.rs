@@ -38,4 +38,4 @@ pub use error::{ConvError, Result};
 pub use image::{Image, ImageView, ImageViewMut};
 pub use kernel::{ExactForm, Factors, Kernel, KernelShape};
 pub use plan::Plan;
-pub use spec::{Axes, ConvSpec, Mode, Op, Pads, Shape, Strategy};
+pub use spec::{Axes, ConvSpec, MAX_KERNEL_EXTENT, Mode, Op, Pads, Shape, Strategy};

@@ -8,6 +8,10 @@ use crate::element::DType;
 use crate::error::{ConvError, Result, overflow};
 use crate::kernel::Kernel;
 
+/// The most rows or columns a dilated kernel may span, `(k - 1) * d + 1`
+/// (4,194,304): see [`ConvSpec::validate`].
+pub const MAX_KERNEL_EXTENT: usize = 1 << 22;
+
 /// A value per image axis: `y` (rows) and `x` (columns).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Axes<T> {
@@ -264,6 +268,10 @@ impl ConvSpec {
 
     /// Checks every value that does not depend on the input; with a fixed input
     /// shape also that the output is not empty.
+    ///
+    /// A kernel may span at most [`MAX_KERNEL_EXTENT`] rows or columns once
+    /// dilated: the row driver keeps one reference per window row and buffers
+    /// the padded columns an edge reads, so a larger span would exhaust memory.
     pub fn validate(&self) -> Result<()> {
         let k = &self.kernel;
         if k.depth() != 1 {
@@ -324,10 +332,17 @@ impl ConvSpec {
     }
 
     fn extent(k: usize, d: usize, axis: &str) -> Result<usize> {
-        (k - 1)
+        let extent = (k - 1)
             .checked_mul(d)
             .and_then(|e| e.checked_add(1))
-            .ok_or_else(|| overflow(format!("kernel extent along {axis}")))
+            .ok_or_else(|| overflow(format!("kernel extent along {axis}")))?;
+        if extent > MAX_KERNEL_EXTENT {
+            return Err(ConvError::Unsupported(format!(
+                "the kernel spans {extent} elements along {axis} (size {k} with dilation {d}); \
+                 convc supports at most {MAX_KERNEL_EXTENT}"
+            )));
+        }
+        Ok(extent)
     }
 
     /// Rows the kernel spans: (kh - 1) * dy + 1.
@@ -633,6 +648,13 @@ mod tests {
         assert!(matches!(
             ConvSpec::new(k(3, 3)).dilation(usize::MAX).validate(),
             Err(ConvError::Overflow { .. })
+        ));
+        // A span the driver could not buffer is refused; the largest one passes.
+        let d = (MAX_KERNEL_EXTENT - 1) / 2;
+        assert!(ConvSpec::new(k(3, 3)).dilation_yx(1, d).validate().is_ok());
+        assert!(matches!(
+            ConvSpec::new(k(3, 3)).dilation_yx(d + 1, 1).validate(),
+            Err(ConvError::Unsupported(_))
         ));
         assert!(matches!(
             ConvSpec::new(k(3, 3))

@@ -392,6 +392,7 @@ fn spec_error(inv: &Invocation, e: &ConvError) -> syn::Error {
         ConvError::NotFinite { what, .. } if what == "border constant" => opt("border"),
         ConvError::KernelLargerThanInput { .. } | ConvError::Overflow { .. } => opt("input"),
         ConvError::InvalidOption(_) => opt("strategy"),
+        ConvError::Unsupported(m) if m.contains("with dilation") => opt("dilation"),
         _ => None,
     };
     match target {

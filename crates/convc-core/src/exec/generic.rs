@@ -125,7 +125,13 @@ pub(crate) struct GenericKernels<T> {
 
 impl<T: Element> GenericKernels<T> {
     pub(crate) fn new(plan: &Plan) -> Self {
-        let (dy, dx) = (plan.dilation.y, plan.dilation.x);
+        Self::with_col_step(plan, plan.dilation.x)
+    }
+
+    /// The loops with one kernel column `dx` source elements apart (the
+    /// dilation, or the segment length of a compacted edge buffer).
+    pub(crate) fn with_col_step(plan: &Plan, dx: usize) -> Self {
+        let dy = plan.dilation.y;
         let empty = || Flat {
             taps: vec![],
             scale: None,

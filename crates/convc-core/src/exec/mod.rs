@@ -151,10 +151,8 @@ struct Driver<'a, T> {
     input: ImageView<'a, T>,
     /// A row of the border constant, read where a whole padded row is constant.
     constant_row: Vec<T>,
-    /// The plan's taps as the generic loops run them, for the edges.
-    generic: GenericKernels<T>,
     /// Direct plans: the edge columns and where their padded values come from.
-    edges: Vec<Edge>,
+    edges: Vec<Edge<T>>,
     /// Separable plans: padded columns the horizontal pass reads.
     padded_width: usize,
     /// Separable plans: the vertical pass over a column of the border constant.
@@ -193,7 +191,6 @@ impl<'a, T: Element> Driver<'a, T> {
             geom,
             input,
             constant_row,
-            generic,
             edges,
             padded_width,
             vertical_constant,
@@ -266,7 +263,7 @@ impl<'a, T: Element> Driver<'a, T> {
 
     /// Fills the edge's padded values for every window row, then runs the generic
     /// loop over them.
-    fn direct_edge(&self, edge: &Edge, window: &[&[T]], out: &mut [&mut [T]], buf: &mut Vec<T>) {
+    fn direct_edge(&self, edge: &Edge<T>, window: &[&[T]], out: &mut [&mut [T]], buf: &mut Vec<T>) {
         let len = edge.len();
         let constant = T::from_f64(self.plan.border.constant());
         buf.clear();
@@ -277,7 +274,7 @@ impl<'a, T: Element> Driver<'a, T> {
             }));
         }
         let buf = &buf[..];
-        self.generic.direct_rows(
+        edge.kernels.direct_rows(
             |t| &buf[t * len..(t + 1) * len],
             edge.origin,
             out,

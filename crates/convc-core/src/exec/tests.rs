@@ -214,3 +214,48 @@ fn wrong_shapes_and_types_are_errors() {
         Err(ConvError::KernelLargerThanInput { .. })
     ));
 }
+
+/// Dilations wider than the image: the edge buffers switch to one segment per
+/// kernel column (and stay small), with the same results.
+#[test]
+fn dilations_wider_than_the_image_agree_with_the_reference() {
+    let mut rng = Rng(13);
+    for case in 0..60 {
+        let (kh, kw) = (1 + rng.below(4), 2 + rng.below(4));
+        let kernel = Kernel::new(kh, kw, (0..kh * kw).map(|_| rng.unit()).collect()).unwrap();
+        let (w, h) = (1 + rng.below(12), 1 + rng.below(8));
+        let dx = w + 1 + rng.below(3000);
+        let spec = ConvSpec::new(kernel)
+            .dilation_yx(1 + rng.below(3), dx)
+            .stride_yx(1, 1 + rng.below(3))
+            .mode([Mode::Same, Mode::Full][case % 2])
+            .border(
+                [
+                    Border::Zero,
+                    Border::Reflect,
+                    Border::Wrap,
+                    Border::Replicate,
+                ][rng.below(4)],
+            );
+        check_all_executors(&spec, &image::<f32>(&mut rng, w, h));
+    }
+    // The largest span the spec allows, on a 3-pixel row: a few buffered
+    // columns, not four million.
+    let d = crate::MAX_KERNEL_EXTENT - 1;
+    let kernel = Kernel::new(1, 2, vec![1.0, 1.0]).unwrap();
+    let spec = ConvSpec::new(kernel)
+        .dilation_yx(1, d)
+        .mode(Mode::Explicit {
+            top: 0,
+            bottom: 0,
+            left: d,
+            right: 0,
+        })
+        .border(Border::Constant(2.0));
+    let plan = Plan::new(&spec).unwrap();
+    let geom = plan.geometry(crate::Shape::new(1, 3)).unwrap();
+    let edges = Edge::<f32>::for_plan(&plan, &geom);
+    let buffered: usize = edges.iter().map(Edge::len).sum();
+    assert!(buffered < 100, "{buffered} buffered columns");
+    check_all_executors(&spec, &image::<f32>(&mut rng, 3, 1));
+}
