@@ -120,7 +120,10 @@ impl<T: Element> Convolver<T> {
     /// Validates `spec` and prepares it for `backend` (`Auto` picks the fastest).
     /// The spec's element type must be `T`.
     pub fn new(spec: &ConvSpec, backend: Backend) -> Result<Self> {
-        spec.validate()?;
+        // Planning validates everything every backend agrees on (including a
+        // separable strategy on a kernel that is not rank 1), even for the
+        // backends that do not run the Plan.
+        convc_core::Plan::new(spec)?;
         if spec.dtype != T::DTYPE {
             return Err(ConvError::DTypeMismatch {
                 expected: spec.dtype,
