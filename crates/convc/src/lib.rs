@@ -8,7 +8,8 @@
 //! - [`Backend::Generic`]: the Plan interpreted with the kernel in memory;
 //! - [`Backend::Jit`] (feature `jit`, on by default): the Plan compiled to machine
 //!   code at run time with Cranelift ([`Jit`], [`CompiledConv`]);
-//! - further backends as they land (the `conv!` macro).
+//! - [`conv!`]: the Plan turned into Rust source at compile time, fully unrolled
+//!   and multiversioned ([`Convolution`]).
 //!
 //! ```
 //! use convc::{Backend, ConvSpec, Convolver, Image, parse::parse_kernel};
@@ -31,10 +32,15 @@ mod convolution;
 pub use backend::{Backend, Convolver};
 pub use convc_core::{
     Axes, Border, ConvError, ConvSpec, DType, Element, ExactForm, Factors, Image, ImageView,
-    ImageViewMut, Kernel, KernelShape, Mode, Op, Pads, Plan, Result, Shape, Strategy, accuracy,
-    analyze, border, exec, named, parse, plan,
+    ImageViewMut, Kernel, KernelShape, MAX_KERNEL_EXTENT, Mode, Op, Pads, Plan, Result, Shape,
+    Strategy, accuracy, analyze, border, exec, named, parse, plan,
 };
 #[cfg(feature = "jit")]
 pub use convc_jit::{CacheStats, CompiledConv, Jit, JitOptions, OptLevel, live_modules};
 pub use convc_macros::conv;
 pub use convolution::{Convolution, Isa};
+
+/// The README's example, compiled and run as a doctest so that it stays true.
+#[cfg(all(doctest, feature = "jit"))]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeExample;
