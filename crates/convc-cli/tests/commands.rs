@@ -68,7 +68,10 @@ fn emit_plan_prints_the_method() {
 fn emit_generated_code_for_every_target() {
     // What each generator must show for sobel_x: the 2* multiply and no coefficient table.
     let expect: [(&str, &[&str]); 3] = [
-        ("rust", &["impl ::convc::Convolution for", "* simd.splat(2.0)"]),
+        (
+            "rust",
+            &["impl ::convc::Convolution for", "* simd.splat(2.0)"],
+        ),
         ("clif", &["function", "f32x4", "fadd"]),
         ("asm", &["addps", "%xmm"]),
     ];
