@@ -78,11 +78,7 @@ fn compile_time(c: &mut Criterion) {
 }
 
 fn run_time(c: &mut Criterion) {
-    let sizes: Vec<usize> = std::env::var("CONVC_BENCH_SIZE")
-        .ok()
-        .map(|v| v.split(',').filter_map(|s| s.trim().parse().ok()).collect())
-        .filter(|v: &Vec<usize>| !v.is_empty())
-        .unwrap_or_else(|| vec![4096]);
+    let sizes = convc_benches::sizes(&[4096]);
     let jit = Jit::new();
     for size in sizes {
         let src = Image::<f32>::from_fn(size, size, |y, x| ((x * 7 + y * 13) % 251) as f32 / 250.0)
