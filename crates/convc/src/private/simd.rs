@@ -67,6 +67,13 @@ pub trait Simd<T: Lanes>: Copy + Debug + 'static {
     fn store(self, o: &mut [T], i: usize, v: Self::V);
     /// `acc + a * c`: fused (one rounding) where the token has FMA.
     fn madd(self, a: Self::V, c: Self::V, acc: Self::V) -> Self::V;
+    /// A hint that the cache line holding `s[i]` is read or written soon
+    /// (`prefetcht0` with the x86 tokens, nothing with the others). Any `i` is
+    /// allowed: a prefetch past the slice is a hint like any other.
+    #[inline(always)]
+    fn prefetch(self, s: &[T], i: usize) {
+        let _ = (s, i);
+    }
 }
 
 /// One lane, with a fused multiply-add (`mul_add`): the tail of FMA tokens' rows.
@@ -362,6 +369,13 @@ mod x86 {
                 #[inline(always)]
                 fn madd(self, $a: $name, $c: $name, $acc: $name) -> $name {
                     $name(unsafe { $madd })
+                }
+                #[inline(always)]
+                fn prefetch(self, s: &[$t], i: usize) {
+                    // SAFETY: a prefetch is a hint: it never faults and changes
+                    // nothing a program can observe, whatever the address (hence
+                    // `wrapping_add`, which makes no claim about it either).
+                    unsafe { _mm_prefetch::<_MM_HINT_T0>(s.as_ptr().wrapping_add(i).cast::<i8>()) }
                 }
             }
         };
