@@ -33,11 +33,17 @@ use convc_core::{DType, Plan, Result};
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{ToTokens, format_ident, quote};
 
+use crate::isa::HEAVY_TAPS;
 use crate::lit::{elem_lit, usize_lit};
 
 /// Partial sums per call, shared out among its output rows: enough independent
 /// multiply-add chains to cover the latency of two FMA units (4 cycles each).
 pub(crate) const ACCUMULATORS: usize = 8;
+
+/// Vectors of columns per output row of a heavy pass's step: with the two output
+/// rows the Plan gives heavy passes, eight independent multiply-add chains, each
+/// broadcast constant used four times and each load once per chain.
+const VECTORS_HEAVY: usize = 4;
 
 /// How far ahead of the current column the row loops prefetch, in bytes.
 const PREFETCH_AHEAD: usize = 1024;
@@ -301,6 +307,22 @@ impl Pass<'_> {
         }
     }
 
+    /// [`Pass::vectors`] vectors of columns of `rows_fn`.
+    fn block_fn(&self) -> Ident {
+        format_ident!("{}_block", self.kind.name())
+    }
+
+    /// Vectors of columns per output row that one step of the wide form computes:
+    /// more than one for heavy passes, whose constants (one broadcast per tap)
+    /// and loads would otherwise cost as much as the multiply-adds.
+    fn vectors(&self) -> usize {
+        if self.outputs > 1 && self.st.taps() > HEAVY_TAPS {
+            VECTORS_HEAVY
+        } else {
+            1
+        }
+    }
+
     /// The number of columns: a literal with a fixed input shape.
     fn n(&self) -> TokenStream {
         match &self.fixed {
@@ -558,7 +580,7 @@ impl Pass<'_> {
             });
             slices.push(s);
         }
-        let body = self.body(dtype);
+        let body = self.body(dtype, 1);
         // With a column stride, `n - 1` needs a non-empty row.
         let guard = (sx > 1 && self.fixed.is_none()).then(|| {
             quote! {
@@ -567,12 +589,55 @@ impl Pass<'_> {
                 }
             }
         });
-        let prefetch = self.prefetch(dtype);
+        let prefetch = self.prefetch(dtype, &quote!(at));
+        let u = self.vectors();
+        // Heavy passes first run blocks of `u` vectors, then single vectors.
+        let (blocks, block_fn) = if u > 1 {
+            let block_fn = self.block_fn();
+            let prefetches = (0..u).map(|v| {
+                let at = if v == 0 {
+                    quote!(i)
+                } else {
+                    let off = usize_lit(v);
+                    quote!(i + #off * S::LANES)
+                };
+                self.prefetch(dtype, &at)
+            });
+            let ul = usize_lit(u);
+            let block_body = self.body(dtype, u);
+            (
+                quote! {
+                    while i + #ul * S::LANES <= #n {
+                        #(#prefetches)*
+                        Self::#block_fn(simd, i, #(#outs,)* #(#slices,)*);
+                        i += #ul * S::LANES;
+                    }
+                    if i == #n {
+                        return;
+                    }
+                },
+                quote! {
+                    #[inline(always)]
+                    fn #block_fn<#simd>(
+                        simd: S,
+                        i: usize,
+                        #(#outs: &mut [#elem],)*
+                        #(#slices: &[#elem],)*
+                    ) {
+                        #block_body
+                    }
+                },
+            )
+        } else {
+            (TokenStream::new(), TokenStream::new())
+        };
         // The last vector overlaps the one before it rather than leaving a tail:
-        // its columns get the same values again.
+        // its columns get the same values again (the same sums in the same order
+        // as a block computes them, so every column's value is the same).
         let vectors = quote! {
             let last = #n - S::LANES;
             let mut i = 0;
+            #blocks
             loop {
                 let at = if i < last { i } else { last };
                 #prefetch
@@ -608,6 +673,8 @@ impl Pass<'_> {
             ) {
                 #body
             }
+
+            #block_fn
         }
     }
 }
@@ -622,7 +689,7 @@ impl Pass<'_> {
     /// on 4096x4096 f32: sobel 5.6 -> 4.0 ms, gaussian 5x5 7.8 -> 5.8 ms;
     /// prefetching the output rows too was no faster for direct passes and
     /// slower for the vertical pass, whose output rows are cache-resident.
-    fn prefetch(&self, dtype: DType) -> Option<TokenStream> {
+    fn prefetch(&self, dtype: DType, at: &TokenStream) -> Option<TokenStream> {
         if self.outputs < 2 || self.sx != 1 {
             return None;
         }
@@ -639,18 +706,20 @@ impl Pass<'_> {
         }
         let inputs = firsts.iter().map(|&(t, c)| {
             let s = format_ident!("s{t}_{c}");
-            quote!(simd.prefetch(#s, at + #ahead);)
+            quote!(simd.prefetch(#s, #at + #ahead);)
         });
         Some(quote! {
-            if at % #line == 0 {
+            if (#at) % #line == 0 {
                 #(#inputs)*
             }
         })
     }
 
-    /// Partial sums per output row: [`ACCUMULATORS`] in all, at least one per row.
+    /// Partial sums per output row and vector: [`ACCUMULATORS`] in all, at least
+    /// one. The same for one vector as for a block, so that every column's value
+    /// is the same whichever computed it.
     fn accumulators(&self) -> usize {
-        (ACCUMULATORS / self.outputs).max(1)
+        (ACCUMULATORS / (self.outputs * self.vectors())).max(1)
     }
 
     /// One vector of columns starting at `i`, for every output row of the call:
@@ -665,7 +734,7 @@ impl Pass<'_> {
     /// the input row it waits for, and each input vector is loaded just before its
     /// first use (`let x{t}_{c} = simd.load(s{t}_{c}, i);`) and shared by every
     /// output row that reads it, so that few loaded vectors are live at once.
-    fn body(&self, dtype: DType) -> TokenStream {
+    fn body(&self, dtype: DType, vectors: usize) -> TokenStream {
         let terms = &self.st.terms;
         let last_row = |term: &Term| {
             term.plus
@@ -690,102 +759,140 @@ impl Pass<'_> {
             })
             .collect();
         units.sort_unstable();
+        // Vector `v` of a block: its names and its first column.
+        let suffix = |v: usize| {
+            if vectors == 1 {
+                String::new()
+            } else {
+                format!("_v{v}")
+            }
+        };
+        let column = |v: usize| {
+            if v == 0 {
+                quote!(i)
+            } else {
+                let v = usize_lit(v);
+                quote!(i + #v * S::LANES)
+            }
+        };
         let mut remaining: Vec<usize> = vec![terms.len(); self.outputs];
         let mut loaded = BTreeSet::new();
         let mut stmts = TokenStream::new();
         for (_, j, p) in units {
             let term = &terms[order[p]];
-            let var = |tap: &Tap| {
-                let (t, c) = self.source(j, tap);
-                format_ident!("x{t}_{c}")
-            };
-            for tap in term.plus.iter().chain(&term.minus) {
-                let (t, c) = self.source(j, tap);
-                if loaded.insert((t, c)) {
-                    let s = format_ident!("s{t}_{c}");
-                    let x = var(tap);
-                    stmts.extend(if self.sx == 1 {
-                        quote!(let #x = simd.load(#s, i);)
-                    } else {
-                        let sx = usize_lit(self.sx);
-                        quote!(let #x = simd.load_strided(#s, i, #sx);)
-                    });
-                }
-            }
-            let a = format_ident!("a{j}_{}", p % k);
-            let first = p < k;
-            let plus: Vec<Ident> = term.plus.iter().map(var).collect();
-            let minus: Vec<Ident> = term.minus.iter().map(var).collect();
-            let binding = if count(p % k) > 1 {
-                quote!(let mut #a)
-            } else {
-                quote!(let #a)
-            };
-            stmts.extend(if term.is_unit() {
-                match (first, plus.split_first()) {
-                    (true, Some((p0, rest))) => quote!(#binding = #p0 #(+ #rest)* #(- #minus)*;),
-                    (true, None) => {
-                        let (m0, rest) = minus.split_first().expect("a term has taps");
-                        quote!(#binding = -#m0 #(- #rest)*;)
-                    }
-                    (false, Some((p0, rest))) => {
-                        if rest.is_empty() && minus.is_empty() {
-                            quote!(#a = #a + #p0;)
-                        } else {
-                            quote!(#a = #a + (#p0 #(+ #rest)* #(- #minus)*);)
-                        }
-                    }
-                    (false, None) => {
-                        let (m0, rest) = minus.split_first().expect("a term has taps");
-                        if rest.is_empty() {
-                            quote!(#a = #a - #m0;)
-                        } else {
-                            quote!(#a = #a - (#m0 #(+ #rest)*);)
-                        }
-                    }
-                }
-            } else {
-                // coeff * (p0 + p1 - m0 - m1), or -coeff * (m0 + m1) when nothing is
-                // added.
-                let (sum, coeff) = match plus.split_first() {
-                    Some((p0, rest)) => (quote!(#p0 #(+ #rest)* #(- #minus)*), term.coeff),
-                    None => {
-                        let (m0, rest) = minus.split_first().expect("a term has taps");
-                        (quote!(#m0 #(+ #rest)*), -term.coeff)
-                    }
+            for v in 0..vectors {
+                let sfx = suffix(v);
+                let at = column(v);
+                let var = |tap: &Tap| {
+                    let (t, c) = self.source(j, tap);
+                    format_ident!("x{t}_{c}{sfx}")
                 };
-                let c = elem_lit(coeff, dtype);
-                let single = term.plus.len() + term.minus.len() == 1;
-                if first {
-                    if single {
-                        quote!(#binding = #sum * simd.splat(#c);)
-                    } else {
-                        quote!(#binding = (#sum) * simd.splat(#c);)
+                for tap in term.plus.iter().chain(&term.minus) {
+                    let (t, c) = self.source(j, tap);
+                    if loaded.insert((t, c, v)) {
+                        let s = format_ident!("s{t}_{c}");
+                        let x = var(tap);
+                        stmts.extend(if self.sx == 1 {
+                            quote!(let #x = simd.load(#s, #at);)
+                        } else {
+                            let sx = usize_lit(self.sx);
+                            quote!(let #x = simd.load_strided(#s, #at, #sx);)
+                        });
                     }
-                } else {
-                    quote!(#a = simd.madd(#sum, simd.splat(#c), #a);)
                 }
-            });
+                let a = format_ident!("a{j}_{}{sfx}", p % k);
+                let plus: Vec<Ident> = term.plus.iter().map(var).collect();
+                let minus: Vec<Ident> = term.minus.iter().map(var).collect();
+                let binding = if count(p % k) > 1 {
+                    quote!(let mut #a)
+                } else {
+                    quote!(let #a)
+                };
+                stmts.extend(self.accumulate(term, &a, binding, p < k, &plus, &minus, dtype));
+            }
             remaining[j] -= 1;
             if remaining[j] == 0 {
                 // The output row is complete: store it.
-                let accs: Vec<Ident> = (0..k).map(|a| format_ident!("a{j}_{a}")).collect();
-                let total = pairwise(&accs);
-                let value = if self.st.scale != 1.0 {
-                    let s = elem_lit(self.st.scale, dtype);
-                    if k > 1 {
-                        quote!((#total) * simd.splat(#s))
+                for v in 0..vectors {
+                    let sfx = suffix(v);
+                    let accs: Vec<Ident> = (0..k).map(|a| format_ident!("a{j}_{a}{sfx}")).collect();
+                    let total = pairwise(&accs);
+                    let value = if self.st.scale != 1.0 {
+                        let s = elem_lit(self.st.scale, dtype);
+                        if k > 1 {
+                            quote!((#total) * simd.splat(#s))
+                        } else {
+                            quote!(#total * simd.splat(#s))
+                        }
                     } else {
-                        quote!(#total * simd.splat(#s))
-                    }
-                } else {
-                    total
-                };
-                let o = format_ident!("o{j}");
-                stmts.extend(quote!(simd.store(#o, i, #value);));
+                        total
+                    };
+                    let o = format_ident!("o{j}");
+                    let at = column(v);
+                    stmts.extend(quote!(simd.store(#o, #at, #value);));
+                }
             }
         }
         stmts
+    }
+
+    /// One term into partial sum `a`: `a = a + coeff * (plus - minus)` (started
+    /// with `binding` when `first`), adds and subtracts for a ±1 term, the
+    /// multiply fused with the accumulation by the FMA tokens.
+    #[allow(clippy::too_many_arguments)]
+    fn accumulate(
+        &self,
+        term: &Term,
+        a: &Ident,
+        binding: TokenStream,
+        first: bool,
+        plus: &[Ident],
+        minus: &[Ident],
+        dtype: DType,
+    ) -> TokenStream {
+        if term.is_unit() {
+            return match (first, plus.split_first()) {
+                (true, Some((p0, rest))) => quote!(#binding = #p0 #(+ #rest)* #(- #minus)*;),
+                (true, None) => {
+                    let (m0, rest) = minus.split_first().expect("a term has taps");
+                    quote!(#binding = -#m0 #(- #rest)*;)
+                }
+                (false, Some((p0, rest))) => {
+                    if rest.is_empty() && minus.is_empty() {
+                        quote!(#a = #a + #p0;)
+                    } else {
+                        quote!(#a = #a + (#p0 #(+ #rest)* #(- #minus)*);)
+                    }
+                }
+                (false, None) => {
+                    let (m0, rest) = minus.split_first().expect("a term has taps");
+                    if rest.is_empty() {
+                        quote!(#a = #a - #m0;)
+                    } else {
+                        quote!(#a = #a - (#m0 #(+ #rest)*);)
+                    }
+                }
+            };
+        }
+        // coeff * (p0 + p1 - m0 - m1), or -coeff * (m0 + m1) when nothing is added.
+        let (sum, coeff) = match plus.split_first() {
+            Some((p0, rest)) => (quote!(#p0 #(+ #rest)* #(- #minus)*), term.coeff),
+            None => {
+                let (m0, rest) = minus.split_first().expect("a term has taps");
+                (quote!(#m0 #(+ #rest)*), -term.coeff)
+            }
+        };
+        let c = elem_lit(coeff, dtype);
+        let single = term.plus.len() + term.minus.len() == 1;
+        if first {
+            if single {
+                quote!(#binding = #sum * simd.splat(#c);)
+            } else {
+                quote!(#binding = (#sum) * simd.splat(#c);)
+            }
+        } else {
+            quote!(#a = simd.madd(#sum, simd.splat(#c), #a);)
+        }
     }
 }
 

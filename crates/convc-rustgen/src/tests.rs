@@ -248,17 +248,20 @@ fn rows_per_call_sets_the_outputs_of_the_wide_form() {
 }
 
 #[test]
-fn the_isa_rule_caps_light_stencils_at_avx2() {
+fn the_isa_rule_caps_light_plans_at_avx2() {
     let plan = |s: &ConvSpec| Plan::new(s).unwrap();
     assert_eq!(
         widest(&plan(&spec("sobel_x", Some((3, 3))))),
         Widest::Avx2Fma
     );
+    // Separable: 5 + 5 taps per pixel is light, 15 + 15 heavy.
+    assert_eq!(widest(&plan(&spec("box", Some((5, 5))))), Widest::Avx2Fma);
     assert_eq!(
         widest(&plan(&spec("gaussian(sigma=3)", Some((15, 15))))),
-        Widest::Avx2Fma
+        Widest::Avx512
     );
-    assert_eq!(widest(&plan(&spec("box", Some((5, 5))))), Widest::Avx2Fma);
+    assert_eq!(widest(&plan(&spec("box", Some((13, 13))))), Widest::Avx512);
+    assert_eq!(widest(&plan(&spec("box", Some((12, 13))))), Widest::Avx2Fma);
     // 26 taps in one pass: heavy.
     assert_eq!(widest(&plan(&spec("box", Some((1, 26))))), Widest::Avx512);
     let dense = spec(
@@ -437,4 +440,30 @@ fn invalid_specs_are_errors() {
     let s = spec("box", None).stride(0);
     let e = items(&s, &Ident::new("Conv", Span::call_site()), &quote!()).unwrap_err();
     assert!(matches!(e, ConvError::ZeroSize { .. }), "{e}");
+}
+
+#[test]
+fn heavy_passes_compute_blocks_of_four_vectors_per_row() {
+    let dense = spec(
+        "[[1, 2, 3, 4, 5, 6], [7, 8, 9, 10, 11, 12], [1, 3, 5, 7, 9, 11], \
+         [2, 4, 6, 8, 10, 13], [5, 1, 4, 2, 3, 6], [9, 7, 8, 6, 5, 3]]",
+        None,
+    );
+    let block = function_text(&dense, "direct_block");
+    // Two output rows, four vectors each, one partial sum per vector.
+    for j in 0..2 {
+        for v in 0..4 {
+            assert!(block.contains(&format!("a{j}_0_v{v}")), "{block}");
+        }
+        assert!(!block.contains(&format!("a{j}_1_v0")), "{block}");
+    }
+    assert!(function_text(&dense, "direct_rows").contains("direct_block"));
+    // The single-vector step keeps the block's partial sums.
+    let single = function_text(&dense, "direct_cols");
+    assert!(
+        single.contains("a0_0") && !single.contains("a0_1"),
+        "{single}"
+    );
+    // Light passes have no block.
+    assert!(!quote_items(&spec("sobel_x", Some((3, 3)))).contains("direct_block"));
 }

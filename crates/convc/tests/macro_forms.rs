@@ -169,6 +169,47 @@ fn thread_counts_give_identical_bits() {
 }
 
 #[test]
+fn a_column_gets_the_same_bits_from_a_block_or_a_single_vector() {
+    // A heavy pass runs blocks of several vectors, then single vectors: column
+    // 130 falls in a block at width 200 and in the last single vector at 150.
+    let dense = conv!(
+        [
+            [0.5, -1.25, 2, 0.75, 1, -0.5, 0.25],
+            [1.5, 0.125, -2, 1, 0.5, 3, -1],
+            [0.25, 1, 0.75, -1.5, 2, 0.5, 1.25],
+            [-0.75, 2.5, 1, 0.5, -1, 0.25, 1],
+            [1, 0.5, -0.25, 2, 1.5, -1, 0.5],
+            [0.125, -1, 1.5, 0.25, 0.5, 2, -0.5],
+            [2, 0.75, 0.5, -1, 0.25, 1, 1.5]
+        ],
+        mode = valid
+    );
+    let wide = image::<f32>(5, 200, 20);
+    let narrow = Image::from_fn(150, 20, |y, x| wide.data()[y * 200 + x]).unwrap();
+    for isa in dense.isas() {
+        let run = |src: &Image<f32>| {
+            let out = dense.output_shape(src.shape()).unwrap();
+            let mut dst = Image::<f32>::zeros(out.width, out.height).unwrap();
+            dense
+                .apply_with_isa(isa, &src.view(), &mut dst.view_mut())
+                .unwrap();
+            dst
+        };
+        let (a, b) = (run(&wide), run(&narrow));
+        for y in 0..b.height() {
+            let (ra, rb) = (&a.data()[y * a.width()..], &b.data()[y * b.width()..]);
+            for x in 0..b.width() {
+                assert_eq!(
+                    ra[x].to_bits(),
+                    rb[x].to_bits(),
+                    "{isa}: row {y}, column {x}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
 fn an_unsupported_or_uncompiled_isa_is_an_error() {
     let c = conv!(box);
     let src = image::<f32>(2, 8, 8);
