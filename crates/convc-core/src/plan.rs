@@ -254,6 +254,24 @@ impl Plan {
         })
     }
 
+    /// Taps one output pixel costs: the direct pass's, or both separable passes'.
+    pub fn taps_per_output(&self) -> usize {
+        match &self.method {
+            Method::Direct(st) => st.taps(),
+            Method::Separable {
+                vertical,
+                horizontal,
+            } => vertical.taps() + horizontal.taps(),
+        }
+    }
+
+    /// Whether the plan is bound by its multiply-adds rather than by memory
+    /// traffic: more than [`HEAVY_TAPS`] taps per output pixel. Backends use
+    /// wider vectors for heavy plans and prefetch harder for light ones.
+    pub fn is_heavy(&self) -> bool {
+        self.taps_per_output() > HEAVY_TAPS
+    }
+
     /// Rows of padded input one direct call reads: (R - 1) * sy + (kh - 1) * dy + 1.
     pub fn window_rows(&self) -> usize {
         (self.rows_per_call - 1) * self.stride.y + (self.kernel.height - 1) * self.dilation.y + 1
@@ -300,6 +318,10 @@ impl Plan {
     }
 }
 
+/// Taps per output pixel (of a pass, or of a plan: [`Plan::is_heavy`]) above which
+/// the multiply-adds, not the memory traffic, bound the speed.
+pub const HEAVY_TAPS: usize = 25;
+
 /// Output rows one call computes. Consecutive output rows read overlapping input
 /// rows (unless the stride skips past the kernel), so computing several per call
 /// loads each shared input vector once for all of them: four for light stencils,
@@ -314,7 +336,7 @@ fn rows_per_call(method: &Method, kh: usize, dy: usize, sy: usize) -> usize {
         Method::Direct(st) => st.taps(),
         Method::Separable { vertical, .. } => vertical.taps(),
     };
-    if taps > 25 { 2 } else { 4 }
+    if taps > HEAVY_TAPS { 2 } else { 4 }
 }
 
 fn write_scale(f: &mut fmt::Formatter<'_>, scale: f64) -> fmt::Result {
@@ -462,6 +484,22 @@ mod tests {
 
     fn plan(name: &str, size: (usize, usize)) -> Plan {
         Plan::new(&ConvSpec::new(build(name, &[], Some(size)).unwrap())).unwrap()
+    }
+
+    #[test]
+    fn heavy_plans_cost_more_than_25_taps_per_output() {
+        // sobel: 6 taps; gaussian 5x5: 5 + 5; 13x13 box: 13 + 13; 7x7 LoG: 2D.
+        let taps = |name, size| {
+            let p = plan(name, size);
+            (p.taps_per_output(), p.is_heavy())
+        };
+        assert_eq!(taps("sobel_x", (3, 3)), (6, false));
+        assert_eq!(taps("gaussian", (5, 5)), (10, false));
+        assert_eq!(taps("box", (12, 13)), (25, false));
+        assert_eq!(taps("box", (13, 13)), (26, true));
+        let log = plan("log", (7, 7));
+        assert!(matches!(log.method, Method::Direct(_)), "{log}");
+        assert!(log.is_heavy() && log.rows_per_call == 2, "{log}");
     }
 
     #[test]

@@ -32,10 +32,11 @@
 //! when the program has few of them); unit terms are add/sub; a feature with several taps
 //! is summed before its multiplies; the scale is applied once before the store.
 //!
-//! Light stencils over several rows (memory-bound) call [`crate::kernels`]'s
-//! prefetch helper every [`PREFETCH_PERIOD`] bytes of columns: Cranelift has no
-//! prefetch instruction, and the hardware prefetchers alone leave the core
-//! waiting on several interleaved row streams.
+//! Light stencils over several rows (memory-bound), and the horizontal passes of
+//! light separable plans, call [`crate::kernels`]'s prefetch helper every
+//! [`PREFETCH_PERIOD`] bytes of columns: Cranelift has no prefetch instruction,
+//! and the hardware prefetchers alone leave the core waiting on several
+//! interleaved row streams (and, on an Intel Xeon, on the lines it writes).
 
 use std::collections::BTreeSet;
 
@@ -121,7 +122,12 @@ pub(crate) fn build(
     let size = st.dtype.size_bytes();
     let lanes = 16 / size;
     let program = schedule(st, lanes, cfg.unroll);
-    let prefetch = prefetch.filter(|_| program.out_rows >= PREFETCH_ROWS);
+    // Light horizontal passes read a cache-resident row and stream out their
+    // output row; heavy ones are bound by their multiply-adds, and the call,
+    // which clobbers every vector register, costs them more than it saves.
+    let prefetch = prefetch.filter(|_| {
+        program.out_rows >= PREFETCH_ROWS || (st.kind == PassKind::Horizontal && st.light)
+    });
     let b = FunctionBuilder::new(func, fctx);
     let mut g = Gen {
         b,
@@ -387,7 +393,7 @@ impl Gen<'_, '_> {
 
     /// Calls the prefetch helper when `x` enters a new period of
     /// [`PREFETCH_PERIOD`] bytes: the rows new to this call (the window's last
-    /// `rows * stride`) and, for direct passes, the output rows, at
+    /// `rows * stride`) and, for direct and horizontal passes, the output rows, at
     /// [`PREFETCH_DISTANCE`] bytes past the current column.
     fn prefetch(&mut self, helper: FuncRef, x: Value, step: usize) {
         let ptr = self.cfg.ptr;
@@ -407,7 +413,7 @@ impl Gen<'_, '_> {
         let first = self.st.in_rows - fresh;
         let rows = self.b.ins().iadd_imm_s(in_rows, (first * 8) as i64);
         let n_rows = self.b.ins().iconst(ptr, fresh as i64);
-        let n_outs = if self.st.kind == PassKind::Direct {
+        let n_outs = if self.st.kind != PassKind::Vertical {
             r
         } else {
             // The vertical pass writes cache-resident temporary rows.

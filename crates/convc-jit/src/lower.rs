@@ -81,6 +81,9 @@ pub(crate) struct RowStencil {
     pub left: usize,
     /// The column range every call covers, when the input shape is fixed.
     pub cols: Option<Range<usize>>,
+    /// The plan is bound by memory traffic, not by its multiply-adds
+    /// ([`convc_core::Plan::is_heavy`] is false).
+    pub light: bool,
 }
 
 impl RowStencil {
@@ -172,6 +175,7 @@ pub(crate) fn lower(plan: &Plan) -> Result<Lowered> {
                 sx,
                 left,
                 cols: interior.clone(),
+                light: !plan.is_heavy(),
             };
             out.direct = needed(&s.cols).then_some(s);
         }
@@ -192,6 +196,7 @@ pub(crate) fn lower(plan: &Plan) -> Result<Lowered> {
                 sx: 1,
                 left: 0,
                 cols: geom.as_ref().map(|g| 0..g.input.width),
+                light: !plan.is_heavy(),
             });
             // Then each temporary row, padded by the border rule (element 0 is
             // padded column 0), into an output row.
@@ -206,6 +211,7 @@ pub(crate) fn lower(plan: &Plan) -> Result<Lowered> {
                 sx,
                 left: 0,
                 cols: geom.as_ref().map(|g| 0..g.output.width),
+                light: !plan.is_heavy(),
             });
         }
     }

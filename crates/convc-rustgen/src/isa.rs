@@ -2,7 +2,6 @@
 //! from the Plan, applied at run time by `convc::Isa::best_up_to`.
 
 use convc_core::Plan;
-use convc_core::plan::Method;
 use proc_macro2::TokenStream;
 use quote::quote;
 
@@ -25,26 +24,15 @@ impl Widest {
     }
 }
 
-/// Taps per output pixel above which a plan is compute-bound (the Plan's own
-/// threshold for two rows per call instead of four).
-pub const HEAVY_TAPS: usize = 25;
-
-/// The widest variant for `plan`: AVX-512F when an output pixel costs more than
-/// [`HEAVY_TAPS`] taps in all (the taps of a direct pass; the two passes' together
-/// for a separable plan), whose multiply-adds dominate so that twice the lanes pay;
+/// The widest variant for `plan`: AVX-512F when the plan is heavy
+/// ([`Plan::is_heavy`]: more than 25 taps per output pixel, the two separable
+/// passes' together), whose multiply-adds dominate so that twice the lanes pay;
 /// AVX2 + FMA otherwise. Light stencils are bound by loads and memory traffic: on
 /// an AMD EPYC, AVX-512's unaligned 64-byte loads, most of which straddle two
 /// cache lines, made them 8-20% slower, and on an Intel Xeon they were no faster,
 /// while a separable 15x15 Gaussian (15 + 15 taps) ran 15-20% faster with AVX-512.
 pub fn widest(plan: &Plan) -> Widest {
-    let taps = match &plan.method {
-        Method::Direct(st) => st.taps(),
-        Method::Separable {
-            vertical,
-            horizontal,
-        } => vertical.taps() + horizontal.taps(),
-    };
-    if taps > HEAVY_TAPS {
+    if plan.is_heavy() {
         Widest::Avx512
     } else {
         Widest::Avx2Fma

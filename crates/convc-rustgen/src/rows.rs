@@ -28,12 +28,11 @@
 use std::collections::BTreeSet;
 use std::ops::Range;
 
-use convc_core::plan::{Method, Stencil, Tap, Term};
+use convc_core::plan::{HEAVY_TAPS, Method, Stencil, Tap, Term};
 use convc_core::{DType, Plan, Result};
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{ToTokens, format_ident, quote};
 
-use crate::isa::HEAVY_TAPS;
 use crate::lit::{elem_lit, usize_lit};
 
 /// Partial sums per call, shared out among its output rows: enough independent
@@ -682,17 +681,21 @@ impl Pass<'_> {
 impl Pass<'_> {
     /// A software prefetch, one cache line per iteration that starts a line,
     /// [`PREFETCH_AHEAD`] bytes ahead, of every input row new to this call (the
-    /// rows the previous call did not read); nothing for one output row per call
-    /// or a column stride. Several output rows per call interleave that many read
-    /// and write streams, and the hardware prefetchers do not run far enough ahead
-    /// of them (the JIT measured the same: docs/jit.md, "Prefetching"). Measured
+    /// rows the previous call did not read) and of the output rows of direct and
+    /// horizontal passes; nothing for a column stride, nor for a direct or
+    /// vertical pass with one output row per call. Several output rows per call
+    /// interleave that many read and write streams, and the hardware prefetchers
+    /// do not run far enough ahead of them (the JIT measured the same:
+    /// docs/jit.md, "Prefetching"). Measured
     /// on 4096x4096 f32 (AMD EPYC): sobel 5.6 -> 4.0 ms, gaussian 5x5 7.8 -> 5.8
     /// ms. Direct passes prefetch their output rows too (a Xeon waits for the
     /// lines it writes: sobel 12.4 -> 11.2 ms, dilation 2 3x3 13.7 -> 12.2 ms, the
-    /// EPYC neither gained nor lost); the vertical pass does not, since its output
-    /// rows are cache-resident (slower on the EPYC).
+    /// EPYC neither gained nor lost), and so does the horizontal pass, whose input
+    /// is a cache-resident row (gaussian 5x5 15.4 -> 13.6 ms, 15x15 19.7 -> 18.3
+    /// on the Xeon); the vertical pass does not, since its output rows are
+    /// cache-resident (slower on the EPYC).
     fn prefetch(&self, dtype: DType, at: &TokenStream) -> Option<TokenStream> {
-        if self.outputs < 2 || self.sx != 1 {
+        if self.sx != 1 || (self.outputs < 2 && self.kind != Kind::Horizontal) {
             return None;
         }
         let size = dtype.size_bytes();
@@ -710,12 +713,14 @@ impl Pass<'_> {
             let s = format_ident!("s{t}_{c}");
             quote!(simd.prefetch(#s, #at + #ahead);)
         });
-        let outputs = if self.kind == Kind::Direct {
+        let outputs = if self.kind != Kind::Vertical {
             self.outs()
         } else {
             Vec::new()
         };
-        let outputs = outputs.iter().map(|o| quote!(simd.prefetch(#o, #at + #ahead);));
+        let outputs = outputs
+            .iter()
+            .map(|o| quote!(simd.prefetch(#o, #at + #ahead);));
         Some(quote! {
             if (#at) % #line == 0 {
                 #(#inputs)*
