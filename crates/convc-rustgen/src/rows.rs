@@ -118,6 +118,10 @@ struct Pass<'a> {
     left: usize,
     /// The columns, when the input shape fixes them.
     fixed: Option<Range<usize>>,
+    /// Whether the pass writes the output image with streaming stores where the
+    /// run time asks for them: direct and horizontal passes of light plans
+    /// (`Plan::is_heavy` false; the runtime streams only for those).
+    streams: bool,
 }
 
 /// Everything the lowering of one Plan needs.
@@ -158,6 +162,7 @@ impl Rows<'_> {
             dx,
             left,
             fixed: self.fixed.as_ref().map(|f| f.cols(kind)),
+            streams: kind != Kind::Vertical && !p.is_heavy(),
         }
     }
 
@@ -633,9 +638,22 @@ impl Pass<'_> {
         // The last vector overlaps the one before it rather than leaving a tail:
         // its columns get the same values again (the same sums in the same order
         // as a block computes them, so every column's value is the same).
+        // Output stores stream (when the token does) only at vector-aligned
+        // columns: the first vector, then on from the first aligned column.
+        let head = self.streams.then(|| {
+            let o0 = &outs[0];
+            quote! {
+                let head = simd.stream_offset(#o0);
+                if head != 0 && head <= last {
+                    Self::#cols_fn(simd, 0, #(#outs,)* #(#slices,)*);
+                    i = head;
+                }
+            }
+        });
         let vectors = quote! {
             let last = #n - S::LANES;
             let mut i = 0;
+            #head
             #blocks
             loop {
                 let at = if i < last { i } else { last };
@@ -718,9 +736,13 @@ impl Pass<'_> {
         } else {
             Vec::new()
         };
-        let outputs = outputs
-            .iter()
-            .map(|o| quote!(simd.prefetch(#o, #at + #ahead);));
+        let outputs = outputs.iter().map(|o| {
+            if self.streams {
+                quote!(simd.prefetch_out(#o, #at + #ahead);)
+            } else {
+                quote!(simd.prefetch(#o, #at + #ahead);)
+            }
+        });
         Some(quote! {
             if (#at) % #line == 0 {
                 #(#inputs)*
@@ -843,7 +865,11 @@ impl Pass<'_> {
                     };
                     let o = format_ident!("o{j}");
                     let at = column(v);
-                    stmts.extend(quote!(simd.store(#o, #at, #value);));
+                    stmts.extend(if self.streams {
+                        quote!(simd.store_stream(#o, #at, #value);)
+                    } else {
+                        quote!(simd.store(#o, #at, #value);)
+                    });
                 }
             }
         }

@@ -387,7 +387,16 @@ fn emit_rust_pretty_prints_a_file() {
         code.contains("let a0_0 = x1_1 * simd.splat(-4.0);"),
         "{code}"
     );
-    assert!(code.contains("simd.store(o0, i, a0_0 + a0_1);"), "{code}");
+    // A light plan's output stores may stream; the row starts with one vector,
+    // then goes on from the first column where streaming stores are aligned.
+    assert!(
+        code.contains("simd.store_stream(o0, i, a0_0 + a0_1);"),
+        "{code}"
+    );
+    assert!(
+        code.contains("let head = simd.stream_offset(o0);"),
+        "{code}"
+    );
     syn::parse_file(&code).unwrap();
 }
 
@@ -464,6 +473,8 @@ fn heavy_passes_compute_blocks_of_four_vectors_per_row() {
         single.contains("a0_0") && !single.contains("a0_1"),
         "{single}"
     );
-    // Light passes have no block.
+    // Light passes have no block; heavy ones store without streaming.
     assert!(!quote_items(&spec("sobel_x", Some((3, 3)))).contains("direct_block"));
+    assert!(block.contains("simd . store (o0"), "{block}");
+    assert!(!quote_items(&dense).contains("store_stream"));
 }

@@ -3,8 +3,8 @@
 
 use convc::accuracy::check_against_reference;
 use convc::{
-    Border, ConvSpec, Convolution, DType, Image, ImageView, ImageViewMut, Isa, Mode, Op, Shape,
-    conv, parse::parse_kernel,
+    Border, ConvSpec, Convolution, DType, Element, Image, ImageView, ImageViewMut, Isa, Mode, Op,
+    Shape, conv, parse::parse_kernel,
 };
 
 /// SplitMix64: fixed-seed images.
@@ -207,6 +207,41 @@ fn a_column_gets_the_same_bits_from_a_block_or_a_single_vector() {
             }
         }
     }
+}
+
+/// Runs `c` with every instruction set on an image whose output is large enough
+/// for streaming stores, into a plain image (checked against the reference) and
+/// into a view with an odd row pitch, so that rows start at every alignment.
+fn check_streaming<C: Convolution>(c: &C) {
+    let (w, h) = (2051, 1030);
+    let bytes = w * h * std::mem::size_of::<C::Elem>();
+    assert!(bytes >= convc::__private::STREAM_MIN_BYTES);
+    let src = image::<C::Elem>(11, w, h);
+    for isa in c.isas() {
+        let mut plain = Image::<C::Elem>::zeros(w, h).unwrap();
+        c.apply_with_isa(isa, &src.view(), &mut plain.view_mut())
+            .unwrap();
+        if let Err(m) = check_against_reference(c.spec(), &src.view(), &plain.view()).unwrap() {
+            panic!("{isa}: {m}");
+        }
+        let pitch = w + 7;
+        let mut buf = vec![C::Elem::ZERO; pitch * h];
+        let mut dst = ImageViewMut::with_pitch(&mut buf, w, h, pitch).unwrap();
+        c.apply_with_isa(isa, &src.view(), &mut dst).unwrap();
+        for y in 0..h {
+            assert!(
+                buf[y * pitch..y * pitch + w] == plain.data()[y * w..(y + 1) * w],
+                "{isa}: row {y}"
+            );
+        }
+    }
+}
+
+#[test]
+fn large_outputs_of_light_plans_stream_the_same_values() {
+    check_streaming(&conv!(sobel_x, 3x3, border = replicate));
+    check_streaming(&conv!(gaussian(sigma = 1), 5x5));
+    check_streaming(&conv!(box, 3x3, dtype = f64, dilation = 2));
 }
 
 #[test]

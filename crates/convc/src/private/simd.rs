@@ -1,13 +1,16 @@
 //! The vectors `conv!` row loops compute with: instruction-set tokens and the
 //! vector types they make.
 //!
-//! A token ([`Avx512`], [`Avx2Fma`], [`Sse2`], [`Portable`]) is a zero-sized value
+//! A token ([`Avx512`], [`Avx2Fma`], [`Sse2`], [`Portable`]) is a small value
 //! whose existence proves that the CPU has its instruction set (pulp's habit):
 //! [`Avx512::new`] and [`Avx2Fma::new`] detect the features, and the dispatch in
 //! this crate makes them without a check only inside the `#[target_feature]`
 //! functions that it calls after detection. Every vector value is made by a token
 //! (`load`, `splat`), so holding one proves the same, and its operators are safe.
 //! Generated code is generic over the token ([`Simd`]) and contains no `unsafe`.
+//! The x86 tokens also carry one flag, whether [`Simd::store_stream`] writes the
+//! output with non-temporal stores ([`Simd::streaming`]; the runtime sets it for
+//! large outputs of memory-bound plans).
 //!
 //! Every operation rounds like the scalar one it stands for (IEEE add, subtract,
 //! multiply, negate; [`Simd::madd`] fused with one rounding in the FMA tokens and
@@ -74,6 +77,41 @@ pub trait Simd<T: Lanes>: Copy + Debug + 'static {
     fn prefetch(self, s: &[T], i: usize) {
         let _ = (s, i);
     }
+    /// [`Simd::prefetch`] of an output row `store_stream` writes: nothing when
+    /// the token streams (a line fetched into the cache would only be evicted
+    /// again by the streaming store).
+    #[inline(always)]
+    fn prefetch_out(self, o: &[T], i: usize) {
+        self.prefetch(o, i);
+    }
+    /// The token, with [`Simd::store_stream`] bypassing the caches when `on`
+    /// (the x86 tokens; the others store as usual whatever `on` is).
+    #[inline(always)]
+    fn streaming(self, on: bool) -> Self {
+        let _ = on;
+        self
+    }
+    /// The first index of `o` at which [`Simd::store_stream`] can bypass the
+    /// caches (a vector-aligned address), below `LANES`; 0 when the token does
+    /// not stream.
+    #[inline(always)]
+    fn stream_offset(self, o: &[T]) -> usize {
+        let _ = o;
+        0
+    }
+    /// [`Simd::store`] of an output the program will not read back soon: a
+    /// non-temporal store (no read of the line before it is written) where the
+    /// token streams and `o[i]` is vector-aligned, a plain store otherwise. Same
+    /// values, same bounds checks.
+    #[inline(always)]
+    fn store_stream(self, o: &mut [T], i: usize, v: Self::V) {
+        self.store(o, i, v);
+    }
+    /// Orders this thread's earlier streaming stores before its later stores
+    /// (`sfence` where the token streams), so that another thread that
+    /// synchronizes with this one sees them.
+    #[inline(always)]
+    fn fence(self) {}
 }
 
 /// One lane, with a fused multiply-add (`mul_add`): the tail of FMA tokens' rows.
@@ -248,22 +286,24 @@ mod x86 {
 
     use super::{ScalarFma, ScalarPlain, Simd};
 
+    // Each x86 token holds whether its `store_stream` bypasses the caches.
+
     /// AVX-512F: 16 x `f32`, 8 x `f64`, fused multiply-add.
     #[derive(Debug, Clone, Copy)]
-    pub struct Avx512(());
+    pub struct Avx512(bool);
 
     /// AVX2 with FMA: 8 x `f32`, 4 x `f64`, fused multiply-add.
     #[derive(Debug, Clone, Copy)]
-    pub struct Avx2Fma(());
+    pub struct Avx2Fma(bool);
 
     /// SSE2: 4 x `f32`, 2 x `f64`, multiply and add rounded separately.
     #[derive(Debug, Clone, Copy)]
-    pub struct Sse2(());
+    pub struct Sse2(bool);
 
     impl Avx512 {
         /// The token, when this CPU has AVX-512F.
         pub fn new() -> Option<Avx512> {
-            std::arch::is_x86_feature_detected!("avx512f").then_some(Avx512(()))
+            std::arch::is_x86_feature_detected!("avx512f").then_some(Avx512(false))
         }
     }
 
@@ -272,14 +312,14 @@ mod x86 {
         pub fn new() -> Option<Avx2Fma> {
             (std::arch::is_x86_feature_detected!("avx2")
                 && std::arch::is_x86_feature_detected!("fma"))
-            .then_some(Avx2Fma(()))
+            .then_some(Avx2Fma(false))
         }
     }
 
     impl Sse2 {
         /// The token, when this CPU has SSE2 (every x86-64 CPU does).
         pub fn new() -> Option<Sse2> {
-            std::arch::is_x86_feature_detected!("sse2").then_some(Sse2(()))
+            std::arch::is_x86_feature_detected!("sse2").then_some(Sse2(false))
         }
     }
 
@@ -288,7 +328,7 @@ mod x86 {
         (
             $(#[$doc:meta])*
             $name:ident($raw:ty): $token:ident, $t:ty, $lanes:literal, $scalar:ident, wide = $wide:literal,
-            feature = $feature:literal,
+            feature = $feature:literal, stream = $stream:ident,
             add = $add:ident, sub = $sub:ident, mul = $mul:ident, set1 = $set1:ident,
             madd = |$a:ident, $c:ident, $acc:ident| $madd:expr
         ) => {
@@ -337,7 +377,7 @@ mod x86 {
                 const WIDE: bool = $wide;
                 #[inline(always)]
                 unsafe fn new_unchecked() -> Self {
-                    $token(())
+                    $token(false)
                 }
                 #[inline(always)]
                 fn scalar(self) -> $scalar {
@@ -377,43 +417,82 @@ mod x86 {
                     // `wrapping_add`, which makes no claim about it either).
                     unsafe { _mm_prefetch::<_MM_HINT_T0>(s.as_ptr().wrapping_add(i).cast::<i8>()) }
                 }
+                #[inline(always)]
+                fn prefetch_out(self, o: &[$t], i: usize) {
+                    if !self.0 {
+                        self.prefetch(o, i);
+                    }
+                }
+                #[inline(always)]
+                fn streaming(self, on: bool) -> Self {
+                    $token(on)
+                }
+                #[inline(always)]
+                fn stream_offset(self, o: &[$t]) -> usize {
+                    const ALIGN: usize = std::mem::size_of::<$raw>();
+                    let misaligned = o.as_ptr() as usize % ALIGN;
+                    if !self.0 || misaligned % std::mem::size_of::<$t>() != 0 {
+                        return 0;
+                    }
+                    (ALIGN - misaligned) % ALIGN / std::mem::size_of::<$t>()
+                }
+                #[inline(always)]
+                fn store_stream(self, o: &mut [$t], i: usize, v: $name) {
+                    let lanes = &mut o[i..][..$lanes];
+                    let p = lanes.as_mut_ptr();
+                    if self.0 && p as usize % std::mem::size_of::<$raw>() == 0 {
+                        // SAFETY: `p` points to `$lanes` elements of `o` (the
+                        // slice above is bounds-checked), aligned to the vector's
+                        // size as the non-temporal store requires (checked).
+                        unsafe { $stream(p, v.0) }
+                    } else {
+                        self.store(o, i, v);
+                    }
+                }
+                #[inline(always)]
+                fn fence(self) {
+                    if self.0 {
+                        // SAFETY: SSE is part of every CPU with this token.
+                        unsafe { _mm_sfence() }
+                    }
+                }
             }
         };
     }
 
     vector!(
         /// 16 x `f32` (AVX-512F).
-        F32x16(__m512): Avx512, f32, 16, ScalarFma, wide = true, feature = "avx512f",
+        F32x16(__m512): Avx512, f32, 16, ScalarFma, wide = true, feature = "avx512f", stream = _mm512_stream_ps,
         add = _mm512_add_ps, sub = _mm512_sub_ps, mul = _mm512_mul_ps, set1 = _mm512_set1_ps,
         madd = |a, c, acc| _mm512_fmadd_ps(a.0, c.0, acc.0)
     );
     vector!(
         /// 8 x `f64` (AVX-512F).
-        F64x8(__m512d): Avx512, f64, 8, ScalarFma, wide = true, feature = "avx512f",
+        F64x8(__m512d): Avx512, f64, 8, ScalarFma, wide = true, feature = "avx512f", stream = _mm512_stream_pd,
         add = _mm512_add_pd, sub = _mm512_sub_pd, mul = _mm512_mul_pd, set1 = _mm512_set1_pd,
         madd = |a, c, acc| _mm512_fmadd_pd(a.0, c.0, acc.0)
     );
     vector!(
         /// 8 x `f32` (AVX2 + FMA).
-        F32x8(__m256): Avx2Fma, f32, 8, ScalarFma, wide = true, feature = "avx2,fma",
+        F32x8(__m256): Avx2Fma, f32, 8, ScalarFma, wide = true, feature = "avx2,fma", stream = _mm256_stream_ps,
         add = _mm256_add_ps, sub = _mm256_sub_ps, mul = _mm256_mul_ps, set1 = _mm256_set1_ps,
         madd = |a, c, acc| _mm256_fmadd_ps(a.0, c.0, acc.0)
     );
     vector!(
         /// 4 x `f64` (AVX2 + FMA).
-        F64x4(__m256d): Avx2Fma, f64, 4, ScalarFma, wide = true, feature = "avx2,fma",
+        F64x4(__m256d): Avx2Fma, f64, 4, ScalarFma, wide = true, feature = "avx2,fma", stream = _mm256_stream_pd,
         add = _mm256_add_pd, sub = _mm256_sub_pd, mul = _mm256_mul_pd, set1 = _mm256_set1_pd,
         madd = |a, c, acc| _mm256_fmadd_pd(a.0, c.0, acc.0)
     );
     vector!(
         /// 4 x `f32` (SSE2).
-        F32x4(__m128): Sse2, f32, 4, ScalarPlain, wide = false, feature = "sse2",
+        F32x4(__m128): Sse2, f32, 4, ScalarPlain, wide = false, feature = "sse2", stream = _mm_stream_ps,
         add = _mm_add_ps, sub = _mm_sub_ps, mul = _mm_mul_ps, set1 = _mm_set1_ps,
         madd = |a, c, acc| _mm_add_ps(acc.0, _mm_mul_ps(a.0, c.0))
     );
     vector!(
         /// 2 x `f64` (SSE2).
-        F64x2(__m128d): Sse2, f64, 2, ScalarPlain, wide = false, feature = "sse2",
+        F64x2(__m128d): Sse2, f64, 2, ScalarPlain, wide = false, feature = "sse2", stream = _mm_stream_pd,
         add = _mm_add_pd, sub = _mm_sub_pd, mul = _mm_mul_pd, set1 = _mm_set1_pd,
         madd = |a, c, acc| _mm_add_pd(acc.0, _mm_mul_pd(a.0, c.0))
     );
