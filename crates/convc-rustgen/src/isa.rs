@@ -24,15 +24,20 @@ impl Widest {
     }
 }
 
-/// The widest variant for `plan`: AVX-512F when the plan is heavy
-/// ([`Plan::is_heavy`]: more than 25 taps per output pixel, the two separable
-/// passes' together), whose multiply-adds dominate so that twice the lanes pay;
-/// AVX2 + FMA otherwise. Light stencils are bound by loads and memory traffic: on
-/// an AMD EPYC, AVX-512's unaligned 64-byte loads, most of which straddle two
-/// cache lines, made them 8-20% slower, and on an Intel Xeon they were no faster,
-/// while a separable 15x15 Gaussian (15 + 15 taps) ran 15-20% faster with AVX-512.
+/// The widest variant for `plan`: AVX-512F, except for light plans
+/// ([`Plan::is_heavy`] false: at most 25 taps per output pixel) with a column
+/// stride, which AVX2 + FMA serves better: their strided loads gather one lane
+/// at a time, and 16 lanes cost more than twice 8 (stride 2 3x3 at 4096 x 4096
+/// on an Intel Xeon: 8.5 ms with AVX2, 27 with AVX-512).
+///
+/// Light stride-1 plans used to stop at AVX2 too: on an AMD EPYC, AVX-512's
+/// unaligned 64-byte loads, most of which straddle two cache lines, made the
+/// memory-bound stencils 8-20% slower. On the Xeon, with the streaming output
+/// stores, AVX-512 is faster for them (sobel 8.4 -> 7.3 ms, dilation 2 3x3
+/// 10.1 -> 8.2; in cache, at 1024 x 1024, 4% and 8%), as for heavy plans
+/// (gaussian 15x15 18 -> 15 ms, dense 7x7 1.6x).
 pub fn widest(plan: &Plan) -> Widest {
-    if plan.is_heavy() {
+    if plan.is_heavy() || plan.stride.x == 1 {
         Widest::Avx512
     } else {
         Widest::Avx2Fma

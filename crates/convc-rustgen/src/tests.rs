@@ -248,22 +248,40 @@ fn rows_per_call_sets_the_outputs_of_the_wide_form() {
 }
 
 #[test]
-fn the_isa_rule_caps_light_plans_at_avx2() {
+fn the_isa_rule_caps_light_column_strided_plans_at_avx2() {
     let plan = |s: &ConvSpec| Plan::new(s).unwrap();
+    let strided = |text, size, sx| {
+        let mut s = spec(text, size);
+        s.stride.x = sx;
+        s
+    };
     assert_eq!(
         widest(&plan(&spec("sobel_x", Some((3, 3))))),
-        Widest::Avx2Fma
-    );
-    // Separable: 5 + 5 taps per pixel is light, 15 + 15 heavy.
-    assert_eq!(widest(&plan(&spec("box", Some((5, 5))))), Widest::Avx2Fma);
-    assert_eq!(
-        widest(&plan(&spec("gaussian(sigma=3)", Some((15, 15))))),
         Widest::Avx512
     );
-    assert_eq!(widest(&plan(&spec("box", Some((13, 13))))), Widest::Avx512);
-    assert_eq!(widest(&plan(&spec("box", Some((12, 13))))), Widest::Avx2Fma);
-    // 26 taps in one pass: heavy.
-    assert_eq!(widest(&plan(&spec("box", Some((1, 26))))), Widest::Avx512);
+    assert_eq!(widest(&plan(&spec("box", Some((5, 5))))), Widest::Avx512);
+    // A column stride on a light plan (3 + 3 taps, or 9): AVX2.
+    assert_eq!(
+        widest(&plan(&strided("gaussian", Some((3, 3)), 2))),
+        Widest::Avx2Fma
+    );
+    assert_eq!(
+        widest(&plan(&strided("sobel_x", Some((3, 3)), 3))),
+        Widest::Avx2Fma
+    );
+    // A row stride does not count; a heavy plan is AVX-512 whatever its stride
+    // (separable: 13 + 13 taps per pixel is heavy, 12 + 13 light).
+    let mut rows = spec("sobel_x", Some((3, 3)));
+    rows.stride.y = 2;
+    assert_eq!(widest(&plan(&rows)), Widest::Avx512);
+    assert_eq!(
+        widest(&plan(&strided("box", Some((13, 13)), 2))),
+        Widest::Avx512
+    );
+    assert_eq!(
+        widest(&plan(&strided("box", Some((12, 13)), 2))),
+        Widest::Avx2Fma
+    );
     let dense = spec(
         "[[1, 2, 3, 4, 5, 6], [7, 8, 9, 10, 11, 12], [1, 3, 5, 7, 9, 11], \
          [2, 4, 6, 8, 10, 13], [5, 1, 4, 2, 3, 6], [9, 7, 8, 6, 5, 3]]",
@@ -271,7 +289,7 @@ fn the_isa_rule_caps_light_plans_at_avx2() {
     );
     assert_eq!(widest(&plan(&dense)), Widest::Avx512);
     assert!(quote_items(&dense).contains(":: convc :: __private :: UpToAvx512"));
-    assert!(quote_items(&spec("box", None)).contains(":: convc :: __private :: UpToAvx2Fma"));
+    assert!(quote_items(&strided("box", None, 2)).contains(":: convc :: __private :: UpToAvx2Fma"));
 }
 
 #[test]

@@ -256,12 +256,16 @@ fn an_unsupported_or_uncompiled_isa_is_an_error() {
 }
 
 #[test]
-fn light_stencils_stop_at_avx2_and_heavy_ones_go_to_avx512() {
-    // 9 taps: bound by memory, AVX2 + FMA at most.
-    let light = conv!(box);
+fn light_column_strided_plans_stop_at_avx2_and_the_others_go_to_avx512() {
+    // 9 taps and a column stride: strided loads, AVX2 + FMA at most.
+    let light = conv!(box, stride = (1, 2));
     assert!(light.isas().iter().all(|&i| i <= Isa::Avx2Fma));
     assert_eq!(light.isa(), Isa::best_up_to(Isa::Avx2Fma));
     assert_eq!(light.isas().last(), Some(&light.isa()));
+    // Without the stride: every variant the CPU has.
+    let unstrided = conv!(box);
+    assert_eq!(unstrided.isas(), Isa::supported());
+    assert_eq!(unstrided.isa(), Isa::detected());
     // 49 taps: bound by multiply-adds, every variant the CPU has.
     let heavy = conv!(
         [
