@@ -119,8 +119,8 @@ struct Pass<'a> {
     /// The columns, when the input shape fixes them.
     fixed: Option<Range<usize>>,
     /// Whether the pass writes the output image with streaming stores where the
-    /// run time asks for them: direct and horizontal passes of light plans
-    /// (`Plan::is_heavy` false; the runtime streams only for those).
+    /// run time asks for them: direct passes of light plans (`Plan::is_heavy`
+    /// false; the runtime streams only for those).
     streams: bool,
 }
 
@@ -162,7 +162,7 @@ impl Rows<'_> {
             dx,
             left,
             fixed: self.fixed.as_ref().map(|f| f.cols(kind)),
-            streams: kind != Kind::Vertical && !p.is_heavy(),
+            streams: kind == Kind::Direct && !p.is_heavy(),
         }
     }
 

@@ -17,6 +17,7 @@ use std::sync::OnceLock;
 
 use convc_core::exec::execute_with_threads;
 use convc_core::parse::parse_kernel;
+use convc_core::plan::Method;
 use convc_core::{ConvError, ConvSpec, Element, ImageView, ImageViewMut, Kernel, Plan, Result};
 
 use crate::convolution::Isa;
@@ -222,16 +223,18 @@ impl<T: Element> Compiled<T> {
 /// Outputs of at least this many bytes are written with streaming stores.
 pub const STREAM_MIN_BYTES: usize = 8 << 20;
 
-/// Whether the row loops should stream their stores into `output`: when the
-/// plan is light (bound by memory traffic, not by its multiply-adds) and the
-/// output is larger than [`STREAM_MIN_BYTES`], more than a core's share of the
-/// caches, so that its lines would be evicted before anyone reads them. Writing
-/// them without reading them first saves a third of the memory traffic (a 4096 x
-/// 4096 `f32` copy on an Intel Xeon: 8.8 ms with plain stores, 6.2 with
-/// streaming ones; sobel 10.7 -> 8.4 ms). Heavy plans lost by it (dense 7x7 21
-/// -> 34 ms, gaussian 15x15 16.7 -> 17.5).
+/// Whether the row loops should stream their stores into `output`: for a light
+/// direct plan (bound by memory traffic, not by its multiply-adds) whose output
+/// is larger than [`STREAM_MIN_BYTES`], more than a core's share of the caches,
+/// so that its lines would be evicted before anyone reads them. Writing them
+/// without reading them first saves a third of the memory traffic (a 4096 x 4096
+/// `f32` copy on an Intel Xeon: 8.8 ms with plain stores, 6.2 with streaming
+/// ones; sobel 11.0 -> 8.7 ms). Measured there too: dense 7x7 (heavy) lost by
+/// it, the horizontal pass of gaussian 5x5 neither gained nor lost, and that of
+/// gaussian 15x15 lost 10%, so separable plans do not stream.
 fn streams<T: Element>(plan: &Plan, output: &ImageViewMut<'_, T>) -> bool {
-    !plan.is_heavy()
+    matches!(plan.method, Method::Direct(_))
+        && !plan.is_heavy()
         && output.height() * output.width() * std::mem::size_of::<T>() >= STREAM_MIN_BYTES
 }
 
