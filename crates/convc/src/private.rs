@@ -225,7 +225,7 @@ pub const STREAM_MIN_BYTES: usize = 8 << 20;
 
 /// Whether the row loops should stream their stores into `output`: for a light
 /// direct plan (bound by memory traffic, not by its multiply-adds) whose output
-/// is larger than [`STREAM_MIN_BYTES`], more than a core's share of the caches,
+/// has at least [`STREAM_MIN_BYTES`], more than a core's share of the caches,
 /// so that its lines would be evicted before anyone reads them. Writing them
 /// without reading them first saves a third of the memory traffic (a 4096 x 4096
 /// `f32` copy on an Intel Xeon: 8.8 ms with plain stores, 6.2 with streaming
@@ -346,9 +346,10 @@ pub mod dispatch {
     impl<T> Copy for Kind<T> {}
 
     impl<T> Rows<T> {
-        /// The same loops, with their output stores (direct and horizontal passes)
-        /// bypassing the caches when `on`: for outputs too large to be read back
-        /// from the cache, whose lines the core then never reads before writing.
+        /// The same loops, with the output stores of generated code that streams
+        /// them (direct passes of light plans) bypassing the caches when `on`:
+        /// for outputs too large to be read back from the cache, whose lines the
+        /// core then never reads before writing (`streams` decides).
         pub fn streaming(self, on: bool) -> Self {
             Rows { stream: on, ..self }
         }
