@@ -245,6 +245,24 @@ fn large_outputs_of_light_direct_plans_stream_the_same_values() {
 }
 
 #[test]
+fn tall_separable_passes_run_blocks_too() {
+    // 27 vertical taps: a heavy vertical pass, 2 rows per call, blocks of 4
+    // vectors (rows of 150 columns hold two blocks of AVX2 and one of AVX-512).
+    let tall = conv!(gaussian(sigma = 5), 27x27, border = reflect);
+    let plan = convc::Plan::new(tall.spec()).unwrap();
+    assert!(
+        matches!(plan.method, convc::plan::Method::Separable { .. }) && plan.rows_per_call == 2,
+        "{plan}"
+    );
+    check(
+        &tall,
+        &named("gaussian(sigma = 5)", Some((27, 27))).border(Border::Reflect),
+        150,
+        31,
+    );
+}
+
+#[test]
 fn an_unsupported_or_uncompiled_isa_is_an_error() {
     let c = conv!(box);
     let src = image::<f32>(2, 8, 8);
