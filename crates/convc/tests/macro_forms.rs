@@ -263,6 +263,34 @@ fn tall_separable_passes_run_blocks_too() {
 }
 
 #[test]
+fn wide_separable_plans_run_in_strips_and_agree_with_the_reference() {
+    // Rows several strips wide (`SEPARABLE_STRIP` output columns each), with
+    // borders whose padding copies columns from the far side or the near edge.
+    const { assert!(700 > 2 * convc::__private::SEPARABLE_STRIP) };
+    check(
+        &conv!(gaussian(sigma = 1.2), 5x5, border = wrap),
+        &named("gaussian(sigma = 1.2)", Some((5, 5))).border(Border::Wrap),
+        700,
+        9,
+    );
+    check(
+        &conv!(
+            binomial,
+            3x3,
+            stride = (1, 2),
+            dilation = (1, 3),
+            border = reflect
+        ),
+        &named("binomial", Some((3, 3)))
+            .stride_yx(1, 2)
+            .dilation_yx(1, 3)
+            .border(Border::Reflect),
+        1100,
+        7,
+    );
+}
+
+#[test]
 fn an_unsupported_or_uncompiled_isa_is_an_error() {
     let c = conv!(box);
     let src = image::<f32>(2, 8, 8);

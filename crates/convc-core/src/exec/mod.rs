@@ -63,6 +63,15 @@ pub trait RowKernels<T: Element>: Sync {
     /// is padded column 0): `out[x] = sum of h_n * src[x*sx + n*dx]` for `x` in
     /// `cols`, the stencil's scale applied.
     fn horizontal(&self, src: &[T], out: &mut [T], cols: Range<usize>);
+
+    /// Separable plans: output columns per strip, when the backend's passes are
+    /// faster run strip by strip (the temporary columns a strip's vertical pass
+    /// writes are still in L1 when its horizontal pass reads them) than over
+    /// whole rows. `None` (the default): whole rows, one call of each pass per
+    /// row of a call. The values are the same either way.
+    fn separable_strip(&self) -> Option<usize> {
+        None
+    }
 }
 
 /// Checks shapes and element type, then runs `plan` with `kernels` over `input`
@@ -157,6 +166,8 @@ struct Driver<'a, T> {
     padded_width: usize,
     /// Separable plans: the vertical pass over a column of the border constant.
     vertical_constant: T,
+    /// Separable plans: the input columns the padded columns copy, as ranges.
+    pad_sources: Vec<Range<usize>>,
 }
 
 impl<'a, T: Element> Driver<'a, T> {
@@ -186,6 +197,7 @@ impl<'a, T: Element> Driver<'a, T> {
             Method::Direct(_) => Edge::for_plan(plan, geom),
             Method::Separable { .. } => Vec::new(),
         };
+        let pad_sources = pad_sources(plan, geom.input.width, padded_width);
         Driver {
             plan,
             geom,
@@ -194,6 +206,7 @@ impl<'a, T: Element> Driver<'a, T> {
             edges,
             padded_width,
             vertical_constant,
+            pad_sources,
         }
     }
 
@@ -283,7 +296,10 @@ impl<'a, T: Element> Driver<'a, T> {
     }
 
     /// Vertical pass into padded temporary rows, border columns filled from the
-    /// row itself (or the constant), then the horizontal pass into each output row.
+    /// row itself (or the constant), then the horizontal pass into each output
+    /// row. With a strip width from the backend, both passes go strip by strip of
+    /// output columns: first the columns the padding copies, then each strip's
+    /// new columns and its outputs.
     fn separable<K: RowKernels<T> + ?Sized>(
         &self,
         kernels: &K,
@@ -294,24 +310,83 @@ impl<'a, T: Element> Driver<'a, T> {
         let (w, pl) = (self.geom.input.width, self.plan.pads.left);
         let stride = self.padded_width.max(pl + w);
         padded.resize(stride * out.len(), T::ZERO);
-        {
+        let vertical = |padded: &mut Vec<T>, cols: Range<usize>| {
             let mut tmp: Vec<&mut [T]> = padded
                 .chunks_mut(stride)
                 .map(|row| &mut row[pl..pl + w])
                 .collect();
-            kernels.vertical(window, &mut tmp, 0..w);
-        }
+            kernels.vertical(window, &mut tmp, cols);
+        };
         let ow = self.geom.output.width;
-        for (row, o) in padded.chunks_mut(stride).zip(out.iter_mut()) {
+        let strip = kernels.separable_strip().filter(|&s| s > 0 && s < ow);
+        if strip.is_some() {
+            for cols in &self.pad_sources {
+                vertical(padded, cols.clone());
+            }
+        } else {
+            vertical(padded, 0..w);
+        }
+        for row in padded.chunks_mut(stride) {
             for p in (0..pl).chain(pl + w..self.padded_width) {
                 row[p] = match self.plan.border.map(p as isize - pl as isize, w) {
                     Source::Index(c) => row[pl + c],
                     Source::Constant => self.vertical_constant,
                 };
             }
-            kernels.horizontal(&row[..self.padded_width], o, 0..ow);
+        }
+        let Some(strip) = strip else {
+            for (row, o) in padded.chunks_mut(stride).zip(out.iter_mut()) {
+                kernels.horizontal(&row[..self.padded_width], o, 0..ow);
+            }
+            return;
+        };
+        let (sx, dx, kw) = (
+            self.plan.stride.x,
+            self.plan.dilation.x,
+            self.plan.kernel.width,
+        );
+        let mut done = 0;
+        for x0 in (0..ow).step_by(strip) {
+            let x1 = (x0 + strip).min(ow);
+            // The input columns under the padded columns this strip reads.
+            let need = ((x1 - 1) * sx + (kw - 1) * dx + 1)
+                .saturating_sub(pl)
+                .min(w);
+            if need > done {
+                vertical(padded, done..need);
+                done = need;
+            }
+            for (row, o) in padded.chunks_mut(stride).zip(out.iter_mut()) {
+                kernels.horizontal(&row[..self.padded_width], o, x0..x1);
+            }
         }
     }
+}
+
+/// The input columns a separable plan's padded columns copy (border rule over
+/// `width` input columns, `padded_width` padded ones), merged into ranges.
+fn pad_sources(plan: &Plan, width: usize, padded_width: usize) -> Vec<Range<usize>> {
+    if !matches!(plan.method, Method::Separable { .. }) {
+        return Vec::new();
+    }
+    let pl = plan.pads.left;
+    let mut sources: Vec<usize> = (0..pl)
+        .chain(pl + width..padded_width)
+        .filter_map(|p| match plan.border.map(p as isize - pl as isize, width) {
+            Source::Index(c) => Some(c),
+            Source::Constant => None,
+        })
+        .collect();
+    sources.sort_unstable();
+    sources.dedup();
+    let mut ranges: Vec<Range<usize>> = Vec::new();
+    for c in sources {
+        match ranges.last_mut() {
+            Some(r) if r.end == c => r.end += 1,
+            _ => ranges.push(c..c + 1),
+        }
+    }
+    ranges
 }
 
 /// Buffers a band reuses from call to call.

@@ -259,3 +259,75 @@ fn dilations_wider_than_the_image_agree_with_the_reference() {
     assert!(buffered < 100, "{buffered} buffered columns");
     check_all_executors(&spec, &image::<f32>(&mut rng, 3, 1));
 }
+
+/// The generic loops, run strip by strip of `strip` output columns.
+struct Strips<T>(GenericKernels<T>, usize);
+
+impl<T: Element> RowKernels<T> for Strips<T> {
+    fn direct(&self, window: &[&[T]], out: &mut [&mut [T]], cols: Range<usize>) {
+        self.0.direct(window, out, cols);
+    }
+    fn vertical(&self, window: &[&[T]], tmp: &mut [&mut [T]], cols: Range<usize>) {
+        self.0.vertical(window, tmp, cols);
+    }
+    fn horizontal(&self, src: &[T], out: &mut [T], cols: Range<usize>) {
+        self.0.horizontal(src, out, cols);
+    }
+    fn separable_strip(&self) -> Option<usize> {
+        Some(self.1)
+    }
+}
+
+#[test]
+fn separable_strips_give_the_bits_of_whole_rows() {
+    let mut rng = Rng(11);
+    let borders = [
+        Border::Zero,
+        Border::Constant(-1.5),
+        Border::Replicate,
+        Border::Reflect,
+        Border::Mirror,
+        Border::Wrap,
+    ];
+    let mut strips_run = 0;
+    for case in 0..200 {
+        let (kh, kw) = (1 + rng.below(7), 2 + rng.below(7));
+        let col: Vec<f64> = (0..kh).map(|_| rng.unit()).collect();
+        let row: Vec<f64> = (0..kw).map(|_| rng.unit()).collect();
+        let mode = [Mode::Valid, Mode::Same, Mode::Full][rng.below(3)];
+        let spec = ConvSpec::new(Kernel::outer(&col, &row).unwrap())
+            .stride_yx(1 + rng.below(2), 1 + rng.below(3))
+            .dilation_yx(1 + rng.below(3), 1 + rng.below(4))
+            .mode(mode)
+            .border(borders[case % borders.len()])
+            .strategy(Strategy::Separable);
+        // Widths up to several strips, and images narrower than the padding.
+        let (w, h) = (1 + rng.below(90), 1 + rng.below(12));
+        let Ok(out) = spec.output_shape(crate::Shape::new(h, w)) else {
+            continue;
+        };
+        let plan = Plan::new(&spec).unwrap();
+        let src = image::<f32>(&mut rng, w, h);
+        let mut whole = Image::<f32>::zeros(out.width, out.height).unwrap();
+        execute(
+            &plan,
+            &GenericKernels::new(&plan),
+            &src.view(),
+            &mut whole.view_mut(),
+        )
+        .unwrap();
+        let strip = 1 + rng.below(9);
+        let mut striped = Image::<f32>::zeros(out.width, out.height).unwrap();
+        let kernels = Strips(GenericKernels::new(&plan), strip);
+        execute(&plan, &kernels, &src.view(), &mut striped.view_mut()).unwrap();
+        assert!(
+            whole.data() == striped.data(),
+            "strips of {strip} differ from whole rows\n{plan}\n{w}x{h}"
+        );
+        strips_run += usize::from(strip < out.width);
+    }
+    assert!(
+        strips_run > 100,
+        "only {strips_run} cases ran in several strips"
+    );
+}
