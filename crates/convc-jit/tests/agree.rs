@@ -245,7 +245,7 @@ fn rows_per_call_one_two_four() {
         Border::Wrap,
     ];
     for (k, (spec, r)) in cases.iter().enumerate() {
-        let plan = convc_core::Plan::new(spec).unwrap();
+        let plan = jit.compile(spec).unwrap().plan().clone();
         assert_eq!(plan.rows_per_call, *r, "{plan}");
         for h in (1..=9).chain([13]) {
             for w in [1, 3, 4, 5, 8, 13, 31, 33, 64, 67] {

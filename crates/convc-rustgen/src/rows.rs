@@ -39,10 +39,11 @@ use crate::lit::{elem_lit, usize_lit};
 /// multiply-add chains to cover the latency of two FMA units (4 cycles each).
 pub(crate) const ACCUMULATORS: usize = 8;
 
-/// Vectors of columns per output row of a heavy pass's step: with the two output
-/// rows the Plan gives heavy passes, eight independent multiply-add chains, each
-/// broadcast constant used four times and each load once per chain.
-const VECTORS_HEAVY: usize = 4;
+/// Vectors of columns per output row of a heavy pass's step: with the four output
+/// rows of a call, eight independent multiply-add chains, each broadcast
+/// constant used twice and each load up to four times (dense 7x7 on a Xeon: 17.4
+/// ms with two vectors, 17.2 with four, which need twice the code).
+const VECTORS_HEAVY: usize = 2;
 
 /// Partial sums of a horizontal pass's output vector. Its consecutive vectors
 /// are independent, so the out-of-order core overlaps their chains: two partial
@@ -271,6 +272,18 @@ impl Pass<'_> {
     /// The row parameter and column offset output row `j` reads for `tap`.
     fn source(&self, j: usize, tap: &Tap) -> (usize, usize) {
         (j * self.sy + tap.row * self.dy, tap.col * self.dx)
+    }
+
+    /// The first and last column offset each row parameter is read at.
+    fn row_spans(&self) -> std::collections::BTreeMap<usize, (usize, usize)> {
+        let mut spans = std::collections::BTreeMap::new();
+        for (t, c) in self.sources() {
+            spans
+                .entry(t)
+                .and_modify(|s: &mut (usize, usize)| s.1 = c)
+                .or_insert((c, c));
+        }
+        spans
     }
 
     /// Every (row, column offset) some output row reads, sorted.
@@ -591,7 +604,7 @@ impl Pass<'_> {
             });
             slices.push(s);
         }
-        let body = self.body(dtype, 1);
+        let body = self.body(dtype, 1, None);
         // With a column stride, `n - 1` needs a non-empty row.
         let guard = (sx > 1 && self.fixed.is_none()).then(|| {
             quote! {
@@ -602,7 +615,10 @@ impl Pass<'_> {
         });
         let prefetch = self.prefetch(dtype, &quote!(at));
         let u = self.vectors();
-        // Heavy passes first run blocks of `u` vectors, then single vectors.
+        // Heavy passes first run blocks of `u` vectors, then single vectors. A
+        // block reads each input row through one window slice of constant length
+        // (one pointer per row, and loads at constant offsets in it need no
+        // bounds check).
         let (blocks, block_fn) = if u > 1 {
             let block_fn = self.block_fn();
             let prefetches = (0..u).map(|v| {
@@ -615,12 +631,39 @@ impl Pass<'_> {
                 self.prefetch(dtype, &at)
             });
             let ul = usize_lit(u);
-            let block_body = self.body(dtype, u);
+            let spans = self.row_spans();
+            let mut windows = TokenStream::new();
+            let mut window_params = Vec::new();
+            let mut window_args = Vec::new();
+            for (&t, &(c0, c1)) in &spans {
+                let q = format_ident!("q{t}");
+                let row = self.row_var(t);
+                let span = usize_lit(c1 - c0);
+                let start = match (fixed_base, c0) {
+                    (Some(b), c) => usize_lit(b + c).into_token_stream(),
+                    (None, 0) => base.clone(),
+                    (None, c) => {
+                        let c = usize_lit(c);
+                        quote!(#base + #c)
+                    }
+                };
+                decls.extend(quote!(let #q = &#row[#start..][..#len + #span];));
+                let w = format_ident!("w{t}");
+                windows.extend(if sx == 1 {
+                    quote!(let #w = &#q[i..][..#ul * S::LANES + #span];)
+                } else {
+                    let s = usize_lit(sx);
+                    quote!(let #w = &#q[i * #s..][..(#ul * S::LANES - 1) * #s + 1 + #span];)
+                });
+                window_params.push(quote!(#q: &[#elem]));
+                window_args.push(q);
+            }
+            let block_body = self.body(dtype, u, Some(&spans));
             (
                 quote! {
                     while i + #ul * S::LANES <= #n {
                         #(#prefetches)*
-                        Self::#block_fn(simd, i, #(#outs,)* #(#slices,)*);
+                        Self::#block_fn(simd, i, #(#outs,)* #(#window_args,)*);
                         i += #ul * S::LANES;
                     }
                     if i == #n {
@@ -633,8 +676,9 @@ impl Pass<'_> {
                         simd: S,
                         i: usize,
                         #(#outs: &mut [#elem],)*
-                        #(#slices: &[#elem],)*
+                        #(#window_params,)*
                     ) {
+                        #windows
                         #block_body
                     }
                 },
@@ -780,7 +824,12 @@ impl Pass<'_> {
     /// the input row it waits for, and each input vector is loaded just before its
     /// first use (`let x{t}_{c} = simd.load(s{t}_{c}, i);`) and shared by every
     /// output row that reads it, so that few loaded vectors are live at once.
-    fn body(&self, dtype: DType, vectors: usize) -> TokenStream {
+    fn body(
+        &self,
+        dtype: DType,
+        vectors: usize,
+        windows: Option<&std::collections::BTreeMap<usize, (usize, usize)>>,
+    ) -> TokenStream {
         let terms = &self.st.terms;
         let last_row = |term: &Term| {
             term.plus
@@ -796,14 +845,18 @@ impl Pass<'_> {
         // How many terms each partial sum takes (a `mut` binding needs more than one).
         let count = |a: usize| (terms.len() + k - 1 - a) / k;
         // (input row it waits for, output row, canonical position).
-        let mut units: Vec<(usize, usize, usize)> = (0..self.outputs)
-            .flat_map(|j| {
-                order
-                    .iter()
-                    .enumerate()
-                    .map(move |(p, &ti)| (j * self.sy + last_row(&terms[ti]) * self.dy, j, p))
-            })
-            .collect();
+        // (input row it waits for, rank among the output row's terms that wait
+        // for it, output row, canonical position): the output rows take turns,
+        // so that the vectors one loads are used by the others soon after.
+        let mut units: Vec<(usize, usize, usize, usize)> = Vec::new();
+        for j in 0..self.outputs {
+            let mut rank = (usize::MAX, 0);
+            for (p, &ti) in order.iter().enumerate() {
+                let t = j * self.sy + last_row(&terms[ti]) * self.dy;
+                rank = if rank.0 == t { (t, rank.1 + 1) } else { (t, 0) };
+                units.push((t, rank.1, j, p));
+            }
+        }
         units.sort_unstable();
         // Vector `v` of a block: its names and its first column.
         let suffix = |v: usize| {
@@ -824,7 +877,14 @@ impl Pass<'_> {
         let mut remaining: Vec<usize> = vec![terms.len(); self.outputs];
         let mut loaded = BTreeSet::new();
         let mut stmts = TokenStream::new();
-        for (_, j, p) in units {
+        let mut row = None;
+        for (t, _, j, p) in units {
+            if windows.is_some() && row != Some(t) {
+                // Pin the schedule: this row's loads stay after the previous
+                // row's (LLVM would hoist every load of the step to its top).
+                stmts.extend(quote!(simd.barrier();));
+                row = Some(t);
+            }
             let term = &terms[order[p]];
             for v in 0..vectors {
                 let sfx = suffix(v);
@@ -836,13 +896,27 @@ impl Pass<'_> {
                 for tap in term.plus.iter().chain(&term.minus) {
                     let (t, c) = self.source(j, tap);
                     if loaded.insert((t, c, v)) {
-                        let s = format_ident!("s{t}_{c}");
                         let x = var(tap);
-                        stmts.extend(if self.sx == 1 {
-                            quote!(let #x = simd.load(#s, #at);)
-                        } else {
-                            let sx = usize_lit(self.sx);
-                            quote!(let #x = simd.load_strided(#s, #at, #sx);)
+                        let sx = usize_lit(self.sx);
+                        stmts.extend(match windows {
+                            None => {
+                                let s = format_ident!("s{t}_{c}");
+                                if self.sx == 1 {
+                                    quote!(let #x = simd.load(#s, #at);)
+                                } else {
+                                    quote!(let #x = simd.load_strided(#s, #at, #sx);)
+                                }
+                            }
+                            Some(spans) => {
+                                let w = format_ident!("w{t}");
+                                let off = usize_lit(c - spans[&t].0);
+                                let v = usize_lit(v);
+                                if self.sx == 1 {
+                                    quote!(let #x = simd.load(#w, #off + #v * S::LANES);)
+                                } else {
+                                    quote!(let #x = simd.load_strided(&#w[#off..], #v * S::LANES, #sx);)
+                                }
+                            }
                         });
                     }
                 }

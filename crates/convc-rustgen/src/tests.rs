@@ -223,16 +223,16 @@ fn rows_per_call_sets_the_outputs_of_the_wide_form() {
     assert_eq!(Plan::new(&sobel).unwrap().rows_per_call, 4);
     assert_eq!(count(&sobel, "direct_rows", "o"), 4);
     assert_eq!(count(&sobel, "direct_rows", "r"), 6);
-    // 2 rows per call (heavy: 49 taps): two outputs, window of kh + 1 rows.
+    // 4 rows per call for heavy stencils too (49 taps): window of kh + 3 rows.
     let dense = spec(
         "[[1, 2, 3, 4, 5, 6, 7], [8, 9, 10, 11, 12, 13, 14], [15, 16, 17, 18, 19, 20, 21], \
          [22, 23, 24, 25, 26, 27, 28], [29, 30, 31, 32, 33, 34, 35], \
          [36, 37, 38, 39, 40, 41, 42], [43, 44, 45, 46, 47, 48, 50]]",
         None,
     );
-    assert_eq!(Plan::new(&dense).unwrap().rows_per_call, 2);
-    assert_eq!(count(&dense, "direct_rows", "o"), 2);
-    assert_eq!(count(&dense, "direct_rows", "r"), 8);
+    assert_eq!(Plan::new(&dense).unwrap().rows_per_call, 4);
+    assert_eq!(count(&dense, "direct_rows", "o"), 4);
+    assert_eq!(count(&dense, "direct_rows", "r"), 10);
     // 1 row per call (the stride skips past the kernel): only the one-row form.
     let skip = spec("sobel_x", Some((3, 3))).stride(3);
     assert_eq!(Plan::new(&skip).unwrap().rows_per_call, 1);
@@ -470,20 +470,38 @@ fn invalid_specs_are_errors() {
 }
 
 #[test]
-fn heavy_passes_compute_blocks_of_four_vectors_per_row() {
+fn heavy_passes_compute_blocks_of_two_vectors_per_row() {
     let dense = spec(
         "[[1, 2, 3, 4, 5, 6], [7, 8, 9, 10, 11, 12], [1, 3, 5, 7, 9, 11], \
          [2, 4, 6, 8, 10, 13], [5, 1, 4, 2, 3, 6], [9, 7, 8, 6, 5, 3]]",
         None,
     );
     let block = function_text(&dense, "direct_block");
-    // Two output rows, four vectors each, one partial sum per vector.
-    for j in 0..2 {
-        for v in 0..4 {
+    // Four output rows, two vectors each, one partial sum per vector.
+    for j in 0..4 {
+        for v in 0..2 {
             assert!(block.contains(&format!("a{j}_0_v{v}")), "{block}");
         }
+        assert!(!block.contains(&format!("a{j}_0_v2")), "{block}");
         assert!(!block.contains(&format!("a{j}_1_v0")), "{block}");
     }
+    // Each of the window's rows is read through one window slice, at constant
+    // offsets, after a barrier that keeps its loads after the previous row's.
+    for t in 0..9 {
+        assert!(
+            block.contains(&format!("let w{t} = & q{t} [i ..]")),
+            "{block}"
+        );
+    }
+    // (At most one barrier per row: terms that merge taps of several rows wait
+    // for the last one.)
+    let barriers = block.matches("simd . barrier ()").count();
+    assert!((2..=9).contains(&barriers), "{barriers}: {block}");
+    assert!(
+        block.contains("simd . load (w3 , 5 + 1 * S :: LANES)"),
+        "{block}"
+    );
+    assert!(!block.contains("s3_5"), "{block}");
     assert!(function_text(&dense, "direct_rows").contains("direct_block"));
     // The single-vector step keeps the block's partial sums.
     let single = function_text(&dense, "direct_cols");

@@ -246,12 +246,12 @@ fn large_outputs_of_light_direct_plans_stream_the_same_values() {
 
 #[test]
 fn tall_separable_passes_run_blocks_too() {
-    // 27 vertical taps: a heavy vertical pass, 2 rows per call, blocks of 4
-    // vectors (rows of 150 columns hold two blocks of AVX2 and one of AVX-512).
+    // 27 vertical taps: a heavy vertical pass, 4 rows per call, blocks of 2
+    // vectors (rows of 150 columns hold nine blocks of AVX2, four of AVX-512).
     let tall = conv!(gaussian(sigma = 5), 27x27, border = reflect);
     let plan = convc::Plan::new(tall.spec()).unwrap();
     assert!(
-        matches!(plan.method, convc::plan::Method::Separable { .. }) && plan.rows_per_call == 2,
+        matches!(plan.method, convc::plan::Method::Separable { .. }) && plan.rows_per_call == 4,
         "{plan}"
     );
     check(

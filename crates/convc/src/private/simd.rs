@@ -112,6 +112,12 @@ pub trait Simd<T: Lanes>: Copy + Debug + 'static {
     /// synchronizes with this one sees them.
     #[inline(always)]
     fn fence(self) {}
+    /// A compiler barrier for memory accesses: no load or store the code
+    /// generator emits moves across it (an empty `asm!` block with the x86
+    /// tokens, nothing with the others). Emits no instruction; it pins LLVM's
+    /// schedule of a long unrolled step, whose loads it would otherwise hoist.
+    #[inline(always)]
+    fn barrier(self) {}
 }
 
 /// One lane, with a fused multiply-add (`mul_add`): the tail of FMA tokens' rows.
@@ -448,6 +454,13 @@ mod x86 {
                     } else {
                         self.store(o, i, v);
                     }
+                }
+                #[inline(always)]
+                fn barrier(self) {
+                    // SAFETY: an empty block: it reads and writes nothing; without
+                    // `nomem`, the compiler assumes it may touch memory, so no load
+                    // or store moves across it.
+                    unsafe { std::arch::asm!("", options(nostack, preserves_flags)) }
                 }
                 #[inline(always)]
                 fn fence(self) {
