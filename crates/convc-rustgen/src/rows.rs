@@ -92,6 +92,18 @@ impl Fixed {
     }
 }
 
+/// How a step stores its output vectors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stores {
+    /// `simd.store(o, i, v)`.
+    Plain,
+    /// `simd.store_stream(o, i, v)`: streaming where `o[i]` is aligned.
+    Stream,
+    /// `simd.store_stream_vector(&mut m[v], y)`, into the aligned vectors of
+    /// the output rows (blocks of streaming passes).
+    Vectors,
+}
+
 /// Which pass a stencil is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {
@@ -170,7 +182,7 @@ impl Rows<'_> {
             dx,
             left,
             fixed: self.fixed.as_ref().map(|f| f.cols(kind)),
-            streams: kind == Kind::Direct && !p.is_heavy(),
+            streams: kind == Kind::Direct,
         }
     }
 
@@ -604,7 +616,12 @@ impl Pass<'_> {
             });
             slices.push(s);
         }
-        let body = self.body(dtype, 1, None);
+        let stores = if self.streams {
+            Stores::Stream
+        } else {
+            Stores::Plain
+        };
+        let body = self.body(dtype, 1, None, stores);
         // With a column stride, `n - 1` needs a non-empty row.
         let guard = (sx > 1 && self.fixed.is_none()).then(|| {
             quote! {
@@ -614,75 +631,8 @@ impl Pass<'_> {
             }
         });
         let prefetch = self.prefetch(dtype, &quote!(at));
-        let u = self.vectors();
-        // Heavy passes first run blocks of `u` vectors, then single vectors. A
-        // block reads each input row through one window slice of constant length
-        // (one pointer per row, and loads at constant offsets in it need no
-        // bounds check).
-        let (blocks, block_fn) = if u > 1 {
-            let block_fn = self.block_fn();
-            let prefetches = (0..u).map(|v| {
-                let at = if v == 0 {
-                    quote!(i)
-                } else {
-                    let off = usize_lit(v);
-                    quote!(i + #off * S::LANES)
-                };
-                self.prefetch(dtype, &at)
-            });
-            let ul = usize_lit(u);
-            let spans = self.row_spans();
-            let mut windows = TokenStream::new();
-            let mut window_params = Vec::new();
-            let mut window_args = Vec::new();
-            for (&t, &(c0, c1)) in &spans {
-                let q = format_ident!("q{t}");
-                let row = self.row_var(t);
-                let span = usize_lit(c1 - c0);
-                let start = match (fixed_base, c0) {
-                    (Some(b), c) => usize_lit(b + c).into_token_stream(),
-                    (None, 0) => base.clone(),
-                    (None, c) => {
-                        let c = usize_lit(c);
-                        quote!(#base + #c)
-                    }
-                };
-                decls.extend(quote!(let #q = &#row[#start..][..#len + #span];));
-                let w = format_ident!("w{t}");
-                windows.extend(if sx == 1 {
-                    quote!(let #w = &#q[i..][..#ul * S::LANES + #span];)
-                } else {
-                    let s = usize_lit(sx);
-                    quote!(let #w = &#q[i * #s..][..(#ul * S::LANES - 1) * #s + 1 + #span];)
-                });
-                window_params.push(quote!(#q: &[#elem]));
-                window_args.push(q);
-            }
-            let block_body = self.body(dtype, u, Some(&spans));
-            (
-                quote! {
-                    while i + #ul * S::LANES <= #n {
-                        #(#prefetches)*
-                        Self::#block_fn(simd, i, #(#outs,)* #(#window_args,)*);
-                        i += #ul * S::LANES;
-                    }
-                    if i == #n {
-                        return;
-                    }
-                },
-                quote! {
-                    #[inline(always)]
-                    fn #block_fn<#simd>(
-                        simd: S,
-                        i: usize,
-                        #(#outs: &mut [#elem],)*
-                        #(#window_params,)*
-                    ) {
-                        #windows
-                        #block_body
-                    }
-                },
-            )
+        let (blocks, block_fns) = if self.vectors() > 1 {
+            self.blocks(elem, dtype, &mut decls, [&n, &base, &len])
         } else {
             (TokenStream::new(), TokenStream::new())
         };
@@ -742,8 +692,148 @@ impl Pass<'_> {
                 #body
             }
 
-            #block_fn
+            #block_fns
         }
+    }
+
+    /// Heavy passes: the loop over blocks of [`Pass::vectors`] vectors that
+    /// starts their rows, and the block functions. A block reads each input row
+    /// through one window slice of constant length (one pointer per row, and
+    /// loads at constant offsets in it need no bounds check). Passes that
+    /// stream have a second block function, run where every output row of the
+    /// call is vector-aligned at the same column: it stores into the rows'
+    /// aligned vectors ([`Simd::split_aligned`]), streaming with no test.
+    ///
+    /// `decls` gets the row slices the blocks read (`q{t}`, from the first
+    /// column any tap reads in row `t` on); `n` is the number of output
+    /// columns, `base` the first input column, `len` the input columns each
+    /// tap column reads.
+    fn blocks(
+        &self,
+        elem: &Ident,
+        dtype: DType,
+        decls: &mut TokenStream,
+        [n, base, len]: [&TokenStream; 3],
+    ) -> (TokenStream, TokenStream) {
+        let simd = quote!(S: ::convc::__private::Simd<#elem>);
+        let outs = self.outs();
+        let u = self.vectors();
+        let ul = usize_lit(u);
+        let fixed_base = self
+            .fixed
+            .as_ref()
+            .map(|c| (c.start * self.sx).saturating_sub(self.left));
+        let spans = self.row_spans();
+        let mut windows = TokenStream::new();
+        let mut params = Vec::new();
+        let mut args = Vec::new();
+        for (&t, &(c0, c1)) in &spans {
+            let q = format_ident!("q{t}");
+            let row = self.row_var(t);
+            let span = usize_lit(c1 - c0);
+            let start = match (fixed_base, c0) {
+                (Some(b), c) => usize_lit(b + c).into_token_stream(),
+                (None, 0) => base.clone(),
+                (None, c) => {
+                    let c = usize_lit(c);
+                    quote!(#base + #c)
+                }
+            };
+            decls.extend(quote!(let #q = &#row[#start..][..#len + #span];));
+            let w = format_ident!("w{t}");
+            windows.extend(if self.sx == 1 {
+                quote!(let #w = &#q[i..][..#ul * S::LANES + #span];)
+            } else {
+                let s = usize_lit(self.sx);
+                quote!(let #w = &#q[i * #s..][..(#ul * S::LANES - 1) * #s + 1 + #span];)
+            });
+            params.push(quote!(#q: &[#elem]));
+            args.push(q);
+        }
+        let prefetches = |outputs: bool| -> Vec<TokenStream> {
+            (0..u)
+                .filter_map(|v| {
+                    let at = if v == 0 {
+                        quote!(i)
+                    } else {
+                        let off = usize_lit(v);
+                        quote!(i + #off * S::LANES)
+                    };
+                    self.prefetch_with(dtype, &at, outputs)
+                })
+                .collect()
+        };
+        let block_fn = self.block_fn();
+        let plain_body = self.body(dtype, u, Some(&spans), Stores::Plain);
+        let plain_prefetches = prefetches(true);
+        let plain_loop = quote! {
+            while i + #ul * S::LANES <= #n {
+                #(#plain_prefetches)*
+                Self::#block_fn(simd, i, #(#outs,)* #(#args,)*);
+                i += #ul * S::LANES;
+            }
+        };
+        let mut fns = quote! {
+            #[inline(always)]
+            fn #block_fn<#simd>(
+                simd: S,
+                i: usize,
+                #(#outs: &mut [#elem],)*
+                #(#params,)*
+            ) {
+                #windows
+                #plain_body
+            }
+        };
+        let loops = if self.streams {
+            let stream_fn = format_ident!("{}_block_stream", self.kind.name());
+            let vecs: Vec<Ident> = (0..self.outputs).map(|j| format_ident!("m{j}")).collect();
+            let stream_body = self.body(dtype, u, Some(&spans), Stores::Vectors);
+            let stream_prefetches = prefetches(false);
+            let (o0, rest) = outs.split_first().expect("a pass has an output row");
+            fns.extend(quote! {
+                #[inline(always)]
+                fn #stream_fn<#simd>(
+                    simd: S,
+                    i: usize,
+                    k: usize,
+                    #(#vecs: &mut [S::V],)*
+                    #(#params,)*
+                ) {
+                    #(let #vecs = &mut #vecs[k..][..#ul];)*
+                    #windows
+                    #stream_body
+                }
+            });
+            quote! {
+                let h0 = simd.stream_head(#o0);
+                if h0.is_some_and(|h| h == i) #(&& simd.stream_head(#rest) == h0)* {
+                    // Vector `k` of `m{j}` is output columns `i + k * LANES..` of
+                    // row `j` from here on.
+                    #(let (_, #vecs, _) = simd.split_aligned(&mut #outs[i..]);)*
+                    let mut k = 0;
+                    while i + #ul * S::LANES <= #n {
+                        #(#stream_prefetches)*
+                        Self::#stream_fn(simd, i, k, #(#vecs,)* #(#args,)*);
+                        i += #ul * S::LANES;
+                        k += #ul;
+                    }
+                } else {
+                    #plain_loop
+                }
+            }
+        } else {
+            plain_loop
+        };
+        (
+            quote! {
+                #loops
+                if i == #n {
+                    return;
+                }
+            },
+            fns,
+        )
     }
 }
 
@@ -764,6 +854,11 @@ impl Pass<'_> {
     /// on the Xeon); the vertical pass does not, since its output rows are
     /// cache-resident (slower on the EPYC).
     fn prefetch(&self, dtype: DType, at: &TokenStream) -> Option<TokenStream> {
+        self.prefetch_with(dtype, at, true)
+    }
+
+    /// [`Pass::prefetch`], of the input rows only unless `outputs`.
+    fn prefetch_with(&self, dtype: DType, at: &TokenStream, outputs: bool) -> Option<TokenStream> {
         if self.sx != 1 || (self.outputs < 2 && self.kind != Kind::Horizontal) {
             return None;
         }
@@ -782,7 +877,7 @@ impl Pass<'_> {
             let s = format_ident!("s{t}_{c}");
             quote!(simd.prefetch(#s, #at + #ahead);)
         });
-        let outputs = if self.kind != Kind::Vertical {
+        let outputs = if outputs && self.kind != Kind::Vertical {
             self.outs()
         } else {
             Vec::new()
@@ -829,6 +924,7 @@ impl Pass<'_> {
         dtype: DType,
         vectors: usize,
         windows: Option<&std::collections::BTreeMap<usize, (usize, usize)>>,
+        stores: Stores,
     ) -> TokenStream {
         let terms = &self.st.terms;
         let last_row = |term: &Term| {
@@ -949,10 +1045,14 @@ impl Pass<'_> {
                     };
                     let o = format_ident!("o{j}");
                     let at = column(v);
-                    stmts.extend(if self.streams {
-                        quote!(simd.store_stream(#o, #at, #value);)
-                    } else {
-                        quote!(simd.store(#o, #at, #value);)
+                    stmts.extend(match stores {
+                        Stores::Vectors => {
+                            let m = format_ident!("m{j}");
+                            let v = usize_lit(v);
+                            quote!(simd.store_stream_vector(&mut #m[#v], #value);)
+                        }
+                        Stores::Stream => quote!(simd.store_stream(#o, #at, #value);),
+                        Stores::Plain => quote!(simd.store(#o, #at, #value);),
                     });
                 }
             }

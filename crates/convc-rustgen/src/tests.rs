@@ -509,8 +509,21 @@ fn heavy_passes_compute_blocks_of_two_vectors_per_row() {
         single.contains("a0_0") && !single.contains("a0_1"),
         "{single}"
     );
-    // Light passes have no block; heavy ones store without streaming.
+    // Light passes have no block. Heavy ones have two: plain stores, and
+    // streaming stores into the aligned vectors of the rows, run where every
+    // output row of the call is aligned at the same column.
     assert!(!quote_items(&spec("sobel_x", Some((3, 3)))).contains("direct_block"));
     assert!(block.contains("simd . store (o0"), "{block}");
-    assert!(!quote_items(&dense).contains("store_stream"));
+    assert!(!block.contains("stream"), "{block}");
+    let stream = function_text(&dense, "direct_block_stream");
+    for j in 0..4 {
+        for v in 0..2 {
+            let store = format!("simd . store_stream_vector (& mut m{j} [{v}]");
+            assert!(stream.contains(&store), "{stream}");
+        }
+    }
+    assert!(!stream.contains("simd . store ("), "{stream}");
+    let rows = function_text(&dense, "direct_rows");
+    assert!(rows.contains("simd . stream_head (o3) == h0"), "{rows}");
+    assert!(rows.contains("split_aligned (& mut o3 [i ..])"), "{rows}");
 }

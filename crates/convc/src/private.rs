@@ -240,18 +240,17 @@ fn strip(plan: &Plan) -> Option<usize> {
 /// Outputs of at least this many bytes are written with streaming stores.
 pub const STREAM_MIN_BYTES: usize = 8 << 20;
 
-/// Whether the row loops should stream their stores into `output`: for a light
-/// direct plan (bound by memory traffic, not by its multiply-adds) whose output
-/// has at least [`STREAM_MIN_BYTES`], more than a core's share of the caches,
-/// so that its lines would be evicted before anyone reads them. Writing them
-/// without reading them first saves a third of the memory traffic (a 4096 x 4096
-/// `f32` copy on an Intel Xeon: 8.8 ms with plain stores, 6.2 with streaming
-/// ones; sobel 11.0 -> 8.7 ms). Measured there too: dense 7x7 (heavy) lost by
-/// it, the horizontal pass of gaussian 5x5 neither gained nor lost, and that of
-/// gaussian 15x15 lost 10%, so separable plans do not stream.
+/// Whether the row loops should stream their stores into `output`: for a direct
+/// plan whose output has at least [`STREAM_MIN_BYTES`], more than a core's
+/// share of the caches, so that its lines would be evicted before anyone reads
+/// them. Writing them without reading them first saves a third of the memory
+/// traffic (a 4096 x 4096 `f32` copy on an Intel Xeon: 8.8 ms with plain
+/// stores, 6.2 with streaming ones; sobel 11.0 -> 8.7 ms, dense 7x7 19.2 ->
+/// 16.6 ms). Measured there too: the horizontal pass of gaussian 5x5 neither
+/// gained nor lost, that of gaussian 15x15 lost 10%, so separable plans do not
+/// stream.
 fn streams<T: Element>(plan: &Plan, output: &ImageViewMut<'_, T>) -> bool {
     matches!(plan.method, Method::Direct(_))
-        && !plan.is_heavy()
         && output.height() * output.width() * std::mem::size_of::<T>() >= STREAM_MIN_BYTES
 }
 

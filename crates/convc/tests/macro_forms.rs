@@ -213,7 +213,15 @@ fn a_column_gets_the_same_bits_from_a_block_or_a_single_vector() {
 /// for streaming stores, into a plain image (checked against the reference) and
 /// into a view with an odd row pitch, so that rows start at every alignment.
 fn check_streaming<C: Convolution>(c: &C) {
-    let (w, h) = (2051, 1030);
+    // Rows of 2051 columns: every row of a call has its own alignment.
+    check_streaming_layouts(c, 2051, &[(2051 + 7, 0)]);
+}
+
+/// `c` on an input `w` wide and tall enough for streaming stores, into an
+/// image of its own and into buffers with each (pitch, offset of the first
+/// element): the same values everywhere, and the reference's.
+fn check_streaming_layouts<C: Convolution>(c: &C, w: usize, layouts: &[(usize, usize)]) {
+    let h = 1030;
     let bytes = w * h * std::mem::size_of::<C::Elem>();
     assert!(bytes >= convc::__private::STREAM_MIN_BYTES);
     let src = image::<C::Elem>(11, w, h);
@@ -224,15 +232,17 @@ fn check_streaming<C: Convolution>(c: &C) {
         if let Err(m) = check_against_reference(c.spec(), &src.view(), &plain.view()).unwrap() {
             panic!("{isa}: {m}");
         }
-        let pitch = w + 7;
-        let mut buf = vec![C::Elem::ZERO; pitch * h];
-        let mut dst = ImageViewMut::with_pitch(&mut buf, w, h, pitch).unwrap();
-        c.apply_with_isa(isa, &src.view(), &mut dst).unwrap();
-        for y in 0..h {
-            assert!(
-                buf[y * pitch..y * pitch + w] == plain.data()[y * w..(y + 1) * w],
-                "{isa}: row {y}"
-            );
+        for &(pitch, offset) in layouts {
+            let mut buf = vec![C::Elem::ZERO; offset + pitch * h];
+            let mut dst = ImageViewMut::with_pitch(&mut buf[offset..], w, h, pitch).unwrap();
+            c.apply_with_isa(isa, &src.view(), &mut dst).unwrap();
+            for y in 0..h {
+                let row = offset + y * pitch;
+                assert!(
+                    buf[row..row + w] == plain.data()[y * w..(y + 1) * w],
+                    "{isa}, pitch {pitch}, offset {offset}: row {y}"
+                );
+            }
         }
     }
 }
@@ -242,6 +252,32 @@ fn large_outputs_of_light_direct_plans_stream_the_same_values() {
     check_streaming(&conv!(sobel_x, 3x3, border = replicate));
     check_streaming(&conv!(laplacian, dtype = f64, dilation = 2));
     check_streaming(&conv!(box, 3x3, strategy = direct, border = wrap));
+}
+
+#[test]
+fn large_outputs_of_heavy_direct_plans_stream_the_same_values() {
+    // Heavy blocks stream where every row of a call is aligned alike: rows of
+    // 2048 columns, pitches a multiple of 64 bytes (from any first element);
+    // elsewhere (2051-column rows) they store as usual.
+    let dense = conv!(
+        [
+            [0.5, -1.25, 2, 0.75, 1, -0.5, 0.25],
+            [1.5, 0.125, -2, 1, 0.5, 3, -1],
+            [0.25, 1, 0.75, -1.5, 2, 0.5, 1.25],
+            [-0.75, 2.5, 1, 0.5, -1, 0.25, 1],
+            [1, 0.5, -0.25, 2, 1.5, -1, 0.5],
+            [0.125, -1, 1.5, 0.25, 0.5, 2, -0.5],
+            [2, 0.75, 0.5, -1, 0.25, 1, 1.5]
+        ],
+        border = reflect
+    );
+    assert!(convc::Plan::new(dense.spec()).unwrap().is_heavy());
+    check_streaming_layouts(
+        &dense,
+        2048,
+        &[(2048 + 16, 3), (2048 + 32, 0), (2048 + 5, 1)],
+    );
+    check_streaming(&dense);
 }
 
 #[test]

@@ -96,8 +96,32 @@ pub trait Simd<T: Lanes>: Copy + Debug + 'static {
     /// not stream.
     #[inline(always)]
     fn stream_offset(self, o: &[T]) -> usize {
+        self.stream_head(o).unwrap_or(0)
+    }
+    /// [`Simd::stream_offset`] where the token streams and some index of `o` is
+    /// vector-aligned; `None` otherwise (also when `o` is not aligned to its
+    /// element size, so that no index is).
+    #[inline(always)]
+    fn stream_head(self, o: &[T]) -> Option<usize> {
         let _ = o;
-        0
+        None
+    }
+    /// `o` split around its whole vector-aligned vectors: the elements before
+    /// the first, the vectors, the elements after (for the x86 tokens; the
+    /// others return all of `o` first). Generated code calls it only where the
+    /// token streams ([`Simd::stream_head`]).
+    #[inline(always)]
+    fn split_aligned(self, o: &mut [T]) -> (&mut [T], &mut [Self::V], &mut [T]) {
+        (o, &mut [], &mut [])
+    }
+    /// A streaming store of `v` into `slot`, a vector of an output row
+    /// ([`Simd::split_aligned`]; aligned by its type, so nothing is tested: a
+    /// branch choosing between two stores, or a panic on misalignment, in each
+    /// store of a heavy step ran it 60-100% slower); a plain store with the
+    /// tokens that do not stream.
+    #[inline(always)]
+    fn store_stream_vector(self, slot: &mut Self::V, v: Self::V) {
+        *slot = v;
     }
     /// [`Simd::store`] of an output the program will not read back soon: a
     /// non-temporal store (no read of the line before it is written) where the
@@ -340,6 +364,7 @@ mod x86 {
         ) => {
             $(#[$doc])*
             #[derive(Debug, Clone, Copy)]
+            #[repr(transparent)]
             pub struct $name($raw);
 
             // SAFETY (every block of this impl and the operators): a `$name` exists
@@ -434,13 +459,26 @@ mod x86 {
                     $token(on)
                 }
                 #[inline(always)]
-                fn stream_offset(self, o: &[$t]) -> usize {
+                fn stream_head(self, o: &[$t]) -> Option<usize> {
                     const ALIGN: usize = std::mem::size_of::<$raw>();
                     let misaligned = o.as_ptr() as usize % ALIGN;
                     if !self.0 || misaligned % std::mem::size_of::<$t>() != 0 {
-                        return 0;
+                        return None;
                     }
-                    (ALIGN - misaligned) % ALIGN / std::mem::size_of::<$t>()
+                    Some((ALIGN - misaligned) % ALIGN / std::mem::size_of::<$t>())
+                }
+                #[inline(always)]
+                fn split_aligned(self, o: &mut [$t]) -> (&mut [$t], &mut [$name], &mut [$t]) {
+                    // SAFETY: `$name` is `$raw` (`repr(transparent)`), which is
+                    // `$lanes` `$t` with every bit pattern valid and no padding;
+                    // `align_to_mut` gives the middle part its alignment.
+                    unsafe { o.align_to_mut::<$name>() }
+                }
+                #[inline(always)]
+                fn store_stream_vector(self, slot: &mut $name, v: $name) {
+                    // SAFETY: `slot` is a valid `$name`, aligned to the vector's
+                    // size as the non-temporal store requires (by its type).
+                    unsafe { $stream((slot as *mut $name).cast::<$t>(), v.0) }
                 }
                 #[inline(always)]
                 fn store_stream(self, o: &mut [$t], i: usize, v: $name) {
