@@ -97,8 +97,6 @@ impl Fixed {
 enum Stores {
     /// `simd.store(o, i, v)`.
     Plain,
-    /// `simd.store_stream(o, i, v)`: streaming where `o[i]` is aligned.
-    Stream,
     /// `simd.store_stream_vector(&mut m[v], y)`, into the aligned vectors of
     /// the output rows (blocks of streaming passes).
     Vectors,
@@ -139,8 +137,8 @@ struct Pass<'a> {
     /// The columns, when the input shape fixes them.
     fixed: Option<Range<usize>>,
     /// Whether the pass writes the output image with streaming stores where the
-    /// run time asks for them: direct passes of light plans (`Plan::is_heavy`
-    /// false; the runtime streams only for those).
+    /// run time asks for them: direct passes (the runtime streams only for
+    /// those).
     streams: bool,
 }
 
@@ -616,12 +614,7 @@ impl Pass<'_> {
             });
             slices.push(s);
         }
-        let stores = if self.streams {
-            Stores::Stream
-        } else {
-            Stores::Plain
-        };
-        let body = self.body(dtype, 1, None, stores);
+        let body = self.body(dtype, 1, None, Stores::Plain);
         // With a column stride, `n - 1` needs a non-empty row.
         let guard = (sx > 1 && self.fixed.is_none()).then(|| {
             quote! {
@@ -631,30 +624,24 @@ impl Pass<'_> {
             }
         });
         let prefetch = self.prefetch(dtype, &quote!(at));
-        let (blocks, block_fns) = if self.vectors() > 1 {
-            self.blocks(elem, dtype, &mut decls, [&n, &base, &len])
+        let mut fns = TokenStream::new();
+        let blocks = if self.vectors() > 1 {
+            self.blocks(elem, dtype, &mut decls, [&n, &base, &len], &mut fns)
         } else {
-            (TokenStream::new(), TokenStream::new())
+            TokenStream::new()
+        };
+        let streamed = if self.streams {
+            self.streamed(elem, dtype, &n, &slices, &mut fns)
+        } else {
+            TokenStream::new()
         };
         // The last vector overlaps the one before it rather than leaving a tail:
         // its columns get the same values again (the same sums in the same order
         // as a block computes them, so every column's value is the same).
-        // Output stores stream (when the token does) only at vector-aligned
-        // columns: the first vector, then on from the first aligned column.
-        let head = self.streams.then(|| {
-            let o0 = &outs[0];
-            quote! {
-                let head = simd.stream_offset(#o0);
-                if head != 0 && head <= last {
-                    Self::#cols_fn(simd, 0, #(#outs,)* #(#slices,)*);
-                    i = head;
-                }
-            }
-        });
         let vectors = quote! {
             let last = #n - S::LANES;
             let mut i = 0;
-            #head
+            #streamed
             #blocks
             loop {
                 let at = if i < last { i } else { last };
@@ -692,41 +679,158 @@ impl Pass<'_> {
                 #body
             }
 
-            #block_fns
+            #fns
         }
     }
 
+    /// Passes that stream: where the token streams and every output row of the
+    /// call is vector-aligned at the same column `h`, plain stores up to the
+    /// first aligned vector after `h`, then streaming stores into the rows'
+    /// aligned vectors ([`Simd::split_aligned`]; aligned by their type, so no
+    /// store tests anything), blocks of them for heavy passes, up to the last
+    /// whole vector that leaves the rest to plain stores without overlapping
+    /// it. No cache line gets both kinds of store: a plain store into a line
+    /// being streamed waits for the stream and reads the line (gaussian 5x5 in
+    /// strips ran 3x slower), and a test in each store costs a heavy step its
+    /// schedule (60-100% slower). Elsewhere every store is plain. Adds the step
+    /// functions to `fns`.
+    fn streamed(
+        &self,
+        elem: &Ident,
+        dtype: DType,
+        n: &TokenStream,
+        slices: &[Ident],
+        fns: &mut TokenStream,
+    ) -> TokenStream {
+        let simd = quote!(S: ::convc::__private::Simd<#elem>);
+        let outs = self.outs();
+        let cols_fn = self.cols_fn();
+        let vecs: Vec<Ident> = (0..self.outputs).map(|j| format_ident!("m{j}")).collect();
+        let u = self.vectors();
+        let ul = usize_lit(u);
+        let stream_fn = if u > 1 {
+            format_ident!("{}_stream", self.block_fn())
+        } else {
+            format_ident!("{}_stream", cols_fn)
+        };
+        let (params, args, windows) = if u > 1 {
+            let w = self.windows(elem);
+            (w.params, w.args, w.decls)
+        } else {
+            let params = slices.iter().map(|s| quote!(#s: &[#elem])).collect();
+            (params, slices.to_vec(), TokenStream::new())
+        };
+        let spans = self.row_spans();
+        let body = self.body(dtype, u, (u > 1).then_some(&spans), Stores::Vectors);
+        fns.extend(quote! {
+            #[inline(always)]
+            fn #stream_fn<#simd>(
+                simd: S,
+                i: usize,
+                k: usize,
+                #(#vecs: &mut [S::V],)*
+                #(#params,)*
+            ) {
+                #(let #vecs = &mut #vecs[k..][..#ul];)*
+                #windows
+                #body
+            }
+        });
+        let prefetches = self.step_prefetches(dtype, false);
+        let (o0, rest) = outs.split_first().expect("a pass has an output row");
+        quote! {
+            let h0 = simd.stream_head(#o0);
+            match h0 {
+                Some(h) if h <= last #(&& simd.stream_head(#rest) == h0)* => {
+                if h != 0 {
+                    Self::#cols_fn(simd, 0, #(#outs,)* #(#slices,)*);
+                    Self::#cols_fn(simd, h, #(#outs,)* #(#slices,)*);
+                    i = h + S::LANES;
+                }
+                let end = if (#n - i) % S::LANES == 0 { #n } else { last };
+                // Vector `k` of `m{j}` is columns `i + k * LANES..` of row `j`.
+                #(let (_, #vecs, _) = simd.split_aligned(&mut #outs[i..]);)*
+                let mut k = 0;
+                while i + #ul * S::LANES <= end {
+                    #(#prefetches)*
+                    Self::#stream_fn(simd, i, k, #(#vecs,)* #(#args,)*);
+                    i += #ul * S::LANES;
+                    k += #ul;
+                }
+                if i == #n {
+                    return;
+                }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// The prefetches of a step of [`Pass::vectors`] vectors at column `i`
+    /// (of the input rows only unless `outputs`).
+    fn step_prefetches(&self, dtype: DType, outputs: bool) -> Vec<TokenStream> {
+        (0..self.vectors())
+            .filter_map(|v| {
+                let at = if v == 0 {
+                    quote!(i)
+                } else {
+                    let off = usize_lit(v);
+                    quote!(i + #off * S::LANES)
+                };
+                self.prefetch_with(dtype, &at, outputs)
+            })
+            .collect()
+    }
+
+    /// The window slices of a block: parameters `q{t}` (input row `t` from the
+    /// first column any tap reads in it), the same names as arguments, and the
+    /// block's `w{t}`: the columns of `q{t}` one block reads, of constant
+    /// length (one pointer per row, and loads at constant offsets in it need no
+    /// bounds check).
+    fn windows(&self, elem: &Ident) -> Windows {
+        let ul = usize_lit(self.vectors());
+        let mut w = Windows {
+            params: Vec::new(),
+            args: Vec::new(),
+            decls: TokenStream::new(),
+        };
+        for (&t, &(c0, c1)) in &self.row_spans() {
+            let q = format_ident!("q{t}");
+            let win = format_ident!("w{t}");
+            let span = usize_lit(c1 - c0);
+            w.decls.extend(if self.sx == 1 {
+                quote!(let #win = &#q[i..][..#ul * S::LANES + #span];)
+            } else {
+                let s = usize_lit(self.sx);
+                quote!(let #win = &#q[i * #s..][..(#ul * S::LANES - 1) * #s + 1 + #span];)
+            });
+            w.params.push(quote!(#q: &[#elem]));
+            w.args.push(q);
+        }
+        w
+    }
+
     /// Heavy passes: the loop over blocks of [`Pass::vectors`] vectors that
-    /// starts their rows, and the block functions. A block reads each input row
-    /// through one window slice of constant length (one pointer per row, and
-    /// loads at constant offsets in it need no bounds check). Passes that
-    /// stream have a second block function, run where every output row of the
-    /// call is vector-aligned at the same column: it stores into the rows'
-    /// aligned vectors ([`Simd::split_aligned`]), streaming with no test.
-    ///
-    /// `decls` gets the row slices the blocks read (`q{t}`, from the first
-    /// column any tap reads in row `t` on); `n` is the number of output
-    /// columns, `base` the first input column, `len` the input columns each
-    /// tap column reads.
+    /// starts their rows (after [`Pass::streamed`]'s, if any), with plain
+    /// stores. Adds the block function to `fns`, and to `decls` the row slices
+    /// the blocks read (`q{t}`); `n` is the number of output columns, `base`
+    /// the first input column, `len` the input columns each tap column reads.
     fn blocks(
         &self,
         elem: &Ident,
         dtype: DType,
         decls: &mut TokenStream,
         [n, base, len]: [&TokenStream; 3],
-    ) -> (TokenStream, TokenStream) {
+        fns: &mut TokenStream,
+    ) -> TokenStream {
         let simd = quote!(S: ::convc::__private::Simd<#elem>);
         let outs = self.outs();
-        let u = self.vectors();
-        let ul = usize_lit(u);
+        let ul = usize_lit(self.vectors());
         let fixed_base = self
             .fixed
             .as_ref()
             .map(|c| (c.start * self.sx).saturating_sub(self.left));
         let spans = self.row_spans();
-        let mut windows = TokenStream::new();
-        let mut params = Vec::new();
-        let mut args = Vec::new();
         for (&t, &(c0, c1)) in &spans {
             let q = format_ident!("q{t}");
             let row = self.row_var(t);
@@ -740,40 +844,15 @@ impl Pass<'_> {
                 }
             };
             decls.extend(quote!(let #q = &#row[#start..][..#len + #span];));
-            let w = format_ident!("w{t}");
-            windows.extend(if self.sx == 1 {
-                quote!(let #w = &#q[i..][..#ul * S::LANES + #span];)
-            } else {
-                let s = usize_lit(self.sx);
-                quote!(let #w = &#q[i * #s..][..(#ul * S::LANES - 1) * #s + 1 + #span];)
-            });
-            params.push(quote!(#q: &[#elem]));
-            args.push(q);
         }
-        let prefetches = |outputs: bool| -> Vec<TokenStream> {
-            (0..u)
-                .filter_map(|v| {
-                    let at = if v == 0 {
-                        quote!(i)
-                    } else {
-                        let off = usize_lit(v);
-                        quote!(i + #off * S::LANES)
-                    };
-                    self.prefetch_with(dtype, &at, outputs)
-                })
-                .collect()
-        };
+        let Windows {
+            params,
+            args,
+            decls: windows,
+        } = self.windows(elem);
         let block_fn = self.block_fn();
-        let plain_body = self.body(dtype, u, Some(&spans), Stores::Plain);
-        let plain_prefetches = prefetches(true);
-        let plain_loop = quote! {
-            while i + #ul * S::LANES <= #n {
-                #(#plain_prefetches)*
-                Self::#block_fn(simd, i, #(#outs,)* #(#args,)*);
-                i += #ul * S::LANES;
-            }
-        };
-        let mut fns = quote! {
+        let body = self.body(dtype, self.vectors(), Some(&spans), Stores::Plain);
+        fns.extend(quote! {
             #[inline(always)]
             fn #block_fn<#simd>(
                 simd: S,
@@ -782,59 +861,28 @@ impl Pass<'_> {
                 #(#params,)*
             ) {
                 #windows
-                #plain_body
+                #body
             }
-        };
-        let loops = if self.streams {
-            let stream_fn = format_ident!("{}_block_stream", self.kind.name());
-            let vecs: Vec<Ident> = (0..self.outputs).map(|j| format_ident!("m{j}")).collect();
-            let stream_body = self.body(dtype, u, Some(&spans), Stores::Vectors);
-            let stream_prefetches = prefetches(false);
-            let (o0, rest) = outs.split_first().expect("a pass has an output row");
-            fns.extend(quote! {
-                #[inline(always)]
-                fn #stream_fn<#simd>(
-                    simd: S,
-                    i: usize,
-                    k: usize,
-                    #(#vecs: &mut [S::V],)*
-                    #(#params,)*
-                ) {
-                    #(let #vecs = &mut #vecs[k..][..#ul];)*
-                    #windows
-                    #stream_body
-                }
-            });
-            quote! {
-                let h0 = simd.stream_head(#o0);
-                if h0.is_some_and(|h| h == i) #(&& simd.stream_head(#rest) == h0)* {
-                    // Vector `k` of `m{j}` is output columns `i + k * LANES..` of
-                    // row `j` from here on.
-                    #(let (_, #vecs, _) = simd.split_aligned(&mut #outs[i..]);)*
-                    let mut k = 0;
-                    while i + #ul * S::LANES <= #n {
-                        #(#stream_prefetches)*
-                        Self::#stream_fn(simd, i, k, #(#vecs,)* #(#args,)*);
-                        i += #ul * S::LANES;
-                        k += #ul;
-                    }
-                } else {
-                    #plain_loop
-                }
+        });
+        let prefetches = self.step_prefetches(dtype, true);
+        quote! {
+            while i + #ul * S::LANES <= #n {
+                #(#prefetches)*
+                Self::#block_fn(simd, i, #(#outs,)* #(#args,)*);
+                i += #ul * S::LANES;
             }
-        } else {
-            plain_loop
-        };
-        (
-            quote! {
-                #loops
-                if i == #n {
-                    return;
-                }
-            },
-            fns,
-        )
+            if i == #n {
+                return;
+            }
+        }
     }
+}
+
+/// A block's window slices ([`Pass::windows`]).
+struct Windows {
+    params: Vec<TokenStream>,
+    args: Vec<Ident>,
+    decls: TokenStream,
 }
 
 impl Pass<'_> {
@@ -1051,7 +1099,6 @@ impl Pass<'_> {
                             let v = usize_lit(v);
                             quote!(simd.store_stream_vector(&mut #m[#v], #value);)
                         }
-                        Stores::Stream => quote!(simd.store_stream(#o, #at, #value);),
                         Stores::Plain => quote!(simd.store(#o, #at, #value);),
                     });
                 }

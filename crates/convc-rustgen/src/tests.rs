@@ -131,8 +131,9 @@ fn sobel_has_no_multiplication_by_zero_or_one_and_no_coefficient_array() {
         "{a:?}"
     );
     // The plan's one multiply, 2 * (x[1,2] - x[1,0]), once per output row of the
-    // four-row form and once in the one-row form.
-    assert_eq!(a.multiplies, vec![2.0; 5], "{a:?}");
+    // four-row form and once in the one-row form, in the plain step and in the
+    // streaming one.
+    assert_eq!(a.multiplies, vec![2.0; 10], "{a:?}");
     assert_eq!(a.literal_arrays, 0, "{a:?}");
     assert!(a.impls.contains(&"DirectRows".to_string()), "{a:?}");
     // Four output rows from a window of six input rows; one sub-slice of the
@@ -169,7 +170,8 @@ fn a_literal_with_a_divisor_applies_the_scale_once() {
     // 2, the centre times 4, and 1/16 once at the end, for each output row of the
     // four-row form and the one-row form.
     let mut want = Vec::new();
-    for _ in 0..5 {
+    // (Plain and streaming steps.)
+    for _ in 0..10 {
         want.extend([2.0, 4.0, 0.0625]);
     }
     let mut got = a.multiplies.clone();
@@ -405,16 +407,20 @@ fn emit_rust_pretty_prints_a_file() {
         code.contains("let a0_0 = x1_1 * simd.splat(-4.0);"),
         "{code}"
     );
-    // A light plan's output stores may stream; the row starts with one vector,
-    // then goes on from the first column where streaming stores are aligned.
+    // A direct pass's stores may stream: plain stores in `direct_cols`, and a
+    // second step that streams into the rows' aligned vectors, run from the
+    // first aligned vector after the rows' common aligned column on.
+    assert!(code.contains("simd.store(o0, i, a0_0 + a0_1);"), "{code}");
     assert!(
-        code.contains("simd.store_stream(o0, i, a0_0 + a0_1);"),
+        code.contains("simd.store_stream_vector(&mut m0[0], a0_0 + a0_1);"),
         "{code}"
     );
+    assert!(code.contains("let h0 = simd.stream_head(o0);"), "{code}");
     assert!(
-        code.contains("let head = simd.stream_offset(o0);"),
+        code.contains("if h <= last && simd.stream_head(o1) == h0"),
         "{code}"
     );
+    assert!(code.contains("i = h + S::LANES;"), "{code}");
     syn::parse_file(&code).unwrap();
 }
 

@@ -246,9 +246,8 @@ pub const STREAM_MIN_BYTES: usize = 8 << 20;
 /// them. Writing them without reading them first saves a third of the memory
 /// traffic (a 4096 x 4096 `f32` copy on an Intel Xeon: 8.8 ms with plain
 /// stores, 6.2 with streaming ones; sobel 11.0 -> 8.7 ms, dense 7x7 19.2 ->
-/// 16.6 ms). Measured there too: the horizontal pass of gaussian 5x5 neither
-/// gained nor lost, that of gaussian 15x15 lost 10%, so separable plans do not
-/// stream.
+/// 16.6 ms). Separable plans do not stream: their horizontal pass, streamed in
+/// strips or whole rows, ran gaussian 5x5 14 -> 19 ms and 15x15 20 -> 26 ms.
 fn streams<T: Element>(plan: &Plan, output: &ImageViewMut<'_, T>) -> bool {
     matches!(plan.method, Method::Direct(_))
         && output.height() * output.width() * std::mem::size_of::<T>() >= STREAM_MIN_BYTES
@@ -455,6 +454,13 @@ pub mod dispatch {
         fn separable_strip(&self) -> Option<usize> {
             self.strip
         }
+
+        fn band_done(&self) {
+            if self.stream {
+                // Another band's thread, or the caller, may read these rows next.
+                super::simd::store_fence();
+            }
+        }
     }
 
     /// The baseline variants. `unsafe` only to share the function pointer types:
@@ -468,7 +474,6 @@ pub mod dispatch {
         // SAFETY: the baseline token needs only what the target guarantees.
         let simd = unsafe { T::Baseline::new_unchecked() }.streaming(stream);
         K::direct(simd, w, o, c);
-        simd.fence();
     }
 
     unsafe fn vertical_base<T: Lanes, K: SeparableRows<T>>(
@@ -480,7 +485,6 @@ pub mod dispatch {
         // SAFETY: as in `direct_base`.
         let simd = unsafe { T::Baseline::new_unchecked() }.streaming(stream);
         K::vertical(simd, w, t, c);
-        simd.fence();
     }
 
     unsafe fn horizontal_base<T: Lanes, K: SeparableRows<T>>(
@@ -492,7 +496,6 @@ pub mod dispatch {
         // SAFETY: as in `direct_base`.
         let simd = unsafe { T::Baseline::new_unchecked() }.streaming(stream);
         K::horizontal(simd, s, o, c);
-        simd.fence();
     }
 
     /// The same loops with the AVX tokens, compiled with the features enabled so
@@ -511,9 +514,6 @@ pub mod dispatch {
                     // (`Rows` hands it out after `Isa::is_supported`).
                     let simd = unsafe { T::$token::new_unchecked() }.streaming(stream);
                     K::$pass(simd, $($arg),*);
-                    // The streamed stores are ordered before whatever follows
-                    // (another band's thread may read these rows after a join).
-                    simd.fence();
                 }
             };
         }

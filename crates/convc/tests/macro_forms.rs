@@ -221,7 +221,7 @@ fn check_streaming<C: Convolution>(c: &C) {
 /// image of its own and into buffers with each (pitch, offset of the first
 /// element): the same values everywhere, and the reference's.
 fn check_streaming_layouts<C: Convolution>(c: &C, w: usize, layouts: &[(usize, usize)]) {
-    let h = 1030;
+    let h = convc::__private::STREAM_MIN_BYTES / (w * std::mem::size_of::<C::Elem>()) + 2;
     let bytes = w * h * std::mem::size_of::<C::Elem>();
     assert!(bytes >= convc::__private::STREAM_MIN_BYTES);
     let src = image::<C::Elem>(11, w, h);
@@ -249,8 +249,19 @@ fn check_streaming_layouts<C: Convolution>(c: &C, w: usize, layouts: &[(usize, u
 
 #[test]
 fn large_outputs_of_light_direct_plans_stream_the_same_values() {
-    check_streaming(&conv!(sobel_x, 3x3, border = replicate));
-    check_streaming(&conv!(laplacian, dtype = f64, dilation = 2));
+    // Rows aligned alike (2048 columns and pitches a multiple of 64 bytes) stream
+    // from their first aligned vector on; rows of 40 columns stream little or
+    // nothing, by where their first aligned column falls.
+    let aligned = [(2048 + 16, 3), (2048 + 32, 0), (2048 + 5, 1)];
+    let narrow = [(48, 4), (64, 0), (48, 13)];
+    let sobel = conv!(sobel_x, 3x3, border = replicate);
+    check_streaming(&sobel);
+    check_streaming_layouts(&sobel, 2048, &aligned);
+    check_streaming_layouts(&sobel, 40, &narrow);
+    let laplacian = conv!(laplacian, dtype = f64, dilation = 2);
+    check_streaming(&laplacian);
+    check_streaming_layouts(&laplacian, 2048, &aligned);
+    check_streaming_layouts(&laplacian, 40, &narrow);
     check_streaming(&conv!(box, 3x3, strategy = direct, border = wrap));
 }
 

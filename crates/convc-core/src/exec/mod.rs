@@ -72,6 +72,12 @@ pub trait RowKernels<T: Element>: Sync {
     fn separable_strip(&self) -> Option<usize> {
         None
     }
+
+    /// Called by the thread that ran a band of output rows, after its last
+    /// call for the band: a backend whose stores bypass the caches orders them
+    /// here, before the band's results are handed over (`conv!`: `sfence`,
+    /// once per band rather than after every call).
+    fn band_done(&self) {}
 }
 
 /// Checks shapes and element type, then runs `plan` with `kernels` over `input`
@@ -250,6 +256,7 @@ impl<'a, T: Element> Driver<'a, T> {
                 scratch.spare = spare;
             }
         }
+        kernels.band_done();
     }
 
     /// One call's worth of output rows.

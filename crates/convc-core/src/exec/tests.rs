@@ -331,3 +331,81 @@ fn separable_strips_give_the_bits_of_whole_rows() {
         "only {strips_run} cases ran in several strips"
     );
 }
+
+/// The generic loops, counting the calls of each band and checking that
+/// `band_done` comes after the last one.
+struct Bands<T> {
+    kernels: GenericKernels<T>,
+    /// Calls since the last `band_done`, per thread.
+    calls: std::sync::Mutex<std::collections::HashMap<std::thread::ThreadId, usize>>,
+    done: std::sync::atomic::AtomicUsize,
+}
+
+impl<T: Element> Bands<T> {
+    fn call(&self) {
+        *self
+            .calls
+            .lock()
+            .unwrap()
+            .entry(std::thread::current().id())
+            .or_default() += 1;
+    }
+}
+
+impl<T: Element> RowKernels<T> for Bands<T> {
+    fn direct(&self, window: &[&[T]], out: &mut [&mut [T]], cols: Range<usize>) {
+        self.call();
+        self.kernels.direct(window, out, cols);
+    }
+    fn vertical(&self, window: &[&[T]], tmp: &mut [&mut [T]], cols: Range<usize>) {
+        self.call();
+        self.kernels.vertical(window, tmp, cols);
+    }
+    fn horizontal(&self, src: &[T], out: &mut [T], cols: Range<usize>) {
+        self.call();
+        self.kernels.horizontal(src, out, cols);
+    }
+    fn band_done(&self) {
+        let calls = self
+            .calls
+            .lock()
+            .unwrap()
+            .insert(std::thread::current().id(), 0);
+        assert!(calls.unwrap_or(0) > 0, "a band ended before any call");
+        self.done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+#[test]
+fn every_band_ends_with_band_done_on_its_thread() {
+    let mut rng = Rng(5);
+    let src = image::<f32>(&mut rng, 300, 700);
+    for name in ["sobel_x", "gaussian"] {
+        let spec = ConvSpec::new(crate::named::build(name, &[], Some((5, 5))).unwrap());
+        let plan = Plan::new(&spec).unwrap();
+        for threads in [1, 2, 3] {
+            let kernels = Bands {
+                kernels: GenericKernels::new(&plan),
+                calls: Default::default(),
+                done: Default::default(),
+            };
+            let mut dst = Image::<f32>::zeros(300, 700).unwrap();
+            execute_with_threads(
+                &plan,
+                &kernels,
+                &src.view(),
+                &mut dst.view_mut(),
+                Some(threads),
+            )
+            .unwrap();
+            // One band per thread here (700 rows of 300 are enough for three).
+            assert_eq!(
+                kernels.done.into_inner(),
+                threads,
+                "{name}, {threads} threads"
+            );
+            let calls = kernels.calls.into_inner().unwrap();
+            assert!(calls.values().all(|&c| c == 0), "{name}: {calls:?}");
+        }
+    }
+}

@@ -8,9 +8,9 @@
 //! functions that it calls after detection. Every vector value is made by a token
 //! (`load`, `splat`), so holding one proves the same, and its operators are safe.
 //! Generated code is generic over the token ([`Simd`]) and contains no `unsafe`.
-//! The x86 tokens also carry one flag, whether [`Simd::store_stream`] writes the
-//! output with non-temporal stores ([`Simd::streaming`]; the runtime sets it for
-//! large outputs of memory-bound plans).
+//! The x86 tokens also carry one flag, whether generated code may write the
+//! output with non-temporal stores ([`Simd::streaming`], [`Simd::stream_head`];
+//! the runtime sets it for large outputs of direct plans).
 //!
 //! Every operation rounds like the scalar one it stands for (IEEE add, subtract,
 //! multiply, negate; [`Simd::madd`] fused with one rounding in the FMA tokens and
@@ -77,30 +77,23 @@ pub trait Simd<T: Lanes>: Copy + Debug + 'static {
     fn prefetch(self, s: &[T], i: usize) {
         let _ = (s, i);
     }
-    /// [`Simd::prefetch`] of an output row `store_stream` writes: nothing when
-    /// the token streams (a line fetched into the cache would only be evicted
-    /// again by the streaming store).
+    /// [`Simd::prefetch`] of an output row: nothing when the token streams (a
+    /// line fetched into the cache would only be evicted again by a streaming
+    /// store).
     #[inline(always)]
     fn prefetch_out(self, o: &[T], i: usize) {
         self.prefetch(o, i);
     }
-    /// The token, with [`Simd::store_stream`] bypassing the caches when `on`
-    /// (the x86 tokens; the others store as usual whatever `on` is).
+    /// The token, with [`Simd::stream_head`] finding aligned columns to stream
+    /// into when `on` (the x86 tokens; the others never stream).
     #[inline(always)]
     fn streaming(self, on: bool) -> Self {
         let _ = on;
         self
     }
-    /// The first index of `o` at which [`Simd::store_stream`] can bypass the
-    /// caches (a vector-aligned address), below `LANES`; 0 when the token does
-    /// not stream.
-    #[inline(always)]
-    fn stream_offset(self, o: &[T]) -> usize {
-        self.stream_head(o).unwrap_or(0)
-    }
-    /// [`Simd::stream_offset`] where the token streams and some index of `o` is
-    /// vector-aligned; `None` otherwise (also when `o` is not aligned to its
-    /// element size, so that no index is).
+    /// The first index of `o` at a vector-aligned address (below `LANES`),
+    /// where the token streams; `None` where it does not, or where `o` is not
+    /// aligned to its element size (so that no index is).
     #[inline(always)]
     fn stream_head(self, o: &[T]) -> Option<usize> {
         let _ = o;
@@ -114,28 +107,16 @@ pub trait Simd<T: Lanes>: Copy + Debug + 'static {
     fn split_aligned(self, o: &mut [T]) -> (&mut [T], &mut [Self::V], &mut [T]) {
         (o, &mut [], &mut [])
     }
-    /// A streaming store of `v` into `slot`, a vector of an output row
-    /// ([`Simd::split_aligned`]; aligned by its type, so nothing is tested: a
-    /// branch choosing between two stores, or a panic on misalignment, in each
-    /// store of a heavy step ran it 60-100% slower); a plain store with the
-    /// tokens that do not stream.
+    /// A streaming (non-temporal) store of `v` into `slot`, a vector of an
+    /// output row ([`Simd::split_aligned`]): the line is written without being
+    /// read first. Aligned by its type, so nothing is tested (a branch choosing
+    /// between two stores, or a panic on misalignment, in each store of a heavy
+    /// step ran it 60-100% slower); a plain store with the tokens that do not
+    /// stream.
     #[inline(always)]
     fn store_stream_vector(self, slot: &mut Self::V, v: Self::V) {
         *slot = v;
     }
-    /// [`Simd::store`] of an output the program will not read back soon: a
-    /// non-temporal store (no read of the line before it is written) where the
-    /// token streams and `o[i]` is vector-aligned, a plain store otherwise. Same
-    /// values, same bounds checks.
-    #[inline(always)]
-    fn store_stream(self, o: &mut [T], i: usize, v: Self::V) {
-        self.store(o, i, v);
-    }
-    /// Orders this thread's earlier streaming stores before its later stores
-    /// (`sfence` where the token streams), so that another thread that
-    /// synchronizes with this one sees them.
-    #[inline(always)]
-    fn fence(self) {}
     /// A compiler barrier for memory accesses: no load or store the code
     /// generator emits moves across it (an empty `asm!` block with the x86
     /// tokens, nothing with the others). Emits no instruction; it pins LLVM's
@@ -304,6 +285,22 @@ arr_ops!(f64, 2);
 #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
 pub use x86::{Avx2Fma, Avx512, Sse2};
 
+/// Orders this thread's earlier streaming stores before its later stores
+/// (`sfence` on x86, the only targets whose tokens stream), so that a thread
+/// that synchronizes with this one afterwards sees them.
+pub fn store_fence() {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: SSE is part of every x86-64 CPU.
+    unsafe {
+        std::arch::x86_64::_mm_sfence();
+    }
+    #[cfg(target_arch = "x86")]
+    if std::arch::is_x86_feature_detected!("sse") {
+        // SAFETY: the CPU has SSE (checked).
+        unsafe { std::arch::x86::_mm_sfence() }
+    }
+}
+
 /// The x86 tokens and vectors. The only `unsafe` here calls intrinsics, each
 /// justified by the token that made the values (see the module docs).
 #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
@@ -316,7 +313,7 @@ mod x86 {
 
     use super::{ScalarFma, ScalarPlain, Simd};
 
-    // Each x86 token holds whether its `store_stream` bypasses the caches.
+    // Each x86 token holds whether generated code may stream its stores.
 
     /// AVX-512F: 16 x `f32`, 8 x `f64`, fused multiply-add.
     #[derive(Debug, Clone, Copy)]
@@ -481,31 +478,11 @@ mod x86 {
                     unsafe { $stream((slot as *mut $name).cast::<$t>(), v.0) }
                 }
                 #[inline(always)]
-                fn store_stream(self, o: &mut [$t], i: usize, v: $name) {
-                    let lanes = &mut o[i..][..$lanes];
-                    let p = lanes.as_mut_ptr();
-                    if self.0 && p as usize % std::mem::size_of::<$raw>() == 0 {
-                        // SAFETY: `p` points to `$lanes` elements of `o` (the
-                        // slice above is bounds-checked), aligned to the vector's
-                        // size as the non-temporal store requires (checked).
-                        unsafe { $stream(p, v.0) }
-                    } else {
-                        self.store(o, i, v);
-                    }
-                }
-                #[inline(always)]
                 fn barrier(self) {
                     // SAFETY: an empty block: it reads and writes nothing; without
                     // `nomem`, the compiler assumes it may touch memory, so no load
                     // or store moves across it.
                     unsafe { std::arch::asm!("", options(nostack, preserves_flags)) }
-                }
-                #[inline(always)]
-                fn fence(self) {
-                    if self.0 {
-                        // SAFETY: SSE is part of every CPU with this token.
-                        unsafe { _mm_sfence() }
-                    }
                 }
             }
         };
