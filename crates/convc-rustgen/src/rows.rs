@@ -453,10 +453,23 @@ impl Pass<'_> {
                 Self::#name(simd, #(#outs,)* #(#rows,)* #cols);
             }
         };
+        // Light passes that stream run rows aligned differently (widths that are
+        // not a multiple of a vector) one at a time, each streaming on its own:
+        // memory traffic, not the loads the rows of a call share, is their cost.
+        let wide_ok = if self.streams && self.outputs > 1 && self.vectors() == 1 && self.sx == 1 {
+            quote! {
+                S::WIDE && {
+                    let h = simd.stream_head(&#out[0]);
+                    #out.iter().all(|o| simd.stream_head(o) == h)
+                }
+            }
+        } else {
+            quote!(S::WIDE)
+        };
         if !self.needs_narrow() {
             return quote! {
                 #check
-                if S::WIDE {
+                if #wide_ok {
                     #wide
                 } else {
                     #each
@@ -467,7 +480,7 @@ impl Pass<'_> {
             #check
             if #n < S::LANES {
                 Self::#narrow(#window, #out, cols);
-            } else if S::WIDE {
+            } else if #wide_ok {
                 #wide
             } else {
                 #each

@@ -421,6 +421,11 @@ fn emit_rust_pretty_prints_a_file() {
         "{code}"
     );
     assert!(code.contains("i = h + S::LANES;"), "{code}");
+    // Rows of a call aligned differently go one at a time, each streaming.
+    assert!(
+        code.contains("out.iter().all(|o| simd.stream_head(o) == h)"),
+        "{code}"
+    );
     syn::parse_file(&code).unwrap();
 }
 
@@ -531,5 +536,7 @@ fn heavy_passes_compute_blocks_of_two_vectors_per_row() {
     assert!(!stream.contains("simd . store ("), "{stream}");
     let rows = function_text(&dense, "direct_rows");
     assert!(rows.contains("simd . stream_head (o3) == h0"), "{rows}");
+    // Heavy passes keep the rows of a call together however they are aligned.
+    assert!(!quote_items(&dense).contains("out . iter () . all"));
     assert!(rows.contains("split_aligned (& mut o3 [i ..])"), "{rows}");
 }
