@@ -274,3 +274,32 @@ fn rows_per_call_one_two_four() {
         }
     }
 }
+
+/// Row passes of more than 100 taps compile one output row per call (smaller
+/// code, faster compiles) and still agree with the reference.
+#[test]
+fn very_large_kernels_compute_one_row_per_call() {
+    let jit = Jit::global();
+    let kernel = convc_core::Kernel::new(
+        11,
+        10,
+        (0..110)
+            .map(|i| ((i * 7 % 13) as f64 - 6.0) / 5.0)
+            .collect(),
+    )
+    .unwrap();
+    let spec = ConvSpec::new(kernel);
+    assert_eq!(convc_core::Plan::new(&spec).unwrap().rows_per_call, 4);
+    let plan = jit.compile(&spec).unwrap().plan().clone();
+    assert_eq!(plan.rows_per_call, 1, "{plan}");
+    for (h, w) in [(13, 40), (30, 23), (12, 11)] {
+        let case = Case {
+            spec: spec.clone().border(Border::Reflect),
+            shape: convc_core::Shape::new(h, w),
+            pad_in: 1,
+            pad_out: 2,
+            seed: (h * 100 + w) as u64,
+        };
+        check(jit, &case).unwrap_or_else(|e| panic!("{h}x{w}: {e}"));
+    }
+}
