@@ -706,7 +706,8 @@ impl Pass<'_> {
     /// being streamed waits for the stream and reads the line (gaussian 5x5 in
     /// strips ran 3x slower), and a test in each store costs a heavy step its
     /// schedule (60-100% slower). Elsewhere every store is plain. Adds the step
-    /// functions to `fns`.
+    /// function to `fns`; heavy passes read the `q{t}` slices [`Pass::blocks`]
+    /// declares.
     fn streamed(
         &self,
         elem: &Ident,
