@@ -356,8 +356,11 @@ pub const HEAVY_TAPS: usize = 25;
 /// ([`Plan::with_rows_per_call_at_most`]).
 fn rows_per_call(kh: usize, dy: usize, sy: usize) -> usize {
     let extent = (kh - 1) * dy + 1;
-    if sy >= extent { 1 } else { 4 }
+    if sy >= extent { 1 } else { MAX_ROWS_PER_CALL }
 }
+
+/// The most output rows a Plan computes per call ([`Plan::rows_per_call`]).
+pub const MAX_ROWS_PER_CALL: usize = 4;
 
 fn write_scale(f: &mut fmt::Formatter<'_>, scale: f64) -> fmt::Result {
     let inv = 1.0 / scale;

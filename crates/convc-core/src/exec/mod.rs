@@ -28,7 +28,7 @@ use crate::border::Source;
 use crate::element::Element;
 use crate::error::{ConvError, Result};
 use crate::image::{ImageView, ImageViewMut};
-use crate::plan::{Geometry, Method, Plan};
+use crate::plan::{Geometry, MAX_ROWS_PER_CALL, Method, Plan};
 use crate::spec::Shape;
 use edges::Edge;
 use generic::GenericKernels;
@@ -135,6 +135,12 @@ pub fn check<T: Element>(
     input: &ImageView<'_, T>,
     output: &ImageViewMut<'_, T>,
 ) -> Result<Geometry> {
+    if !(1..=MAX_ROWS_PER_CALL).contains(&plan.rows_per_call) {
+        return Err(ConvError::InvalidOption(format!(
+            "a Plan computes 1 to {MAX_ROWS_PER_CALL} output rows per call, not {}",
+            plan.rows_per_call
+        )));
+    }
     if T::DTYPE != plan.dtype {
         return Err(ConvError::DTypeMismatch {
             expected: plan.dtype,
@@ -318,11 +324,16 @@ impl<'a, T: Element> Driver<'a, T> {
         let stride = self.padded_width.max(pl + w);
         padded.resize(stride * out.len(), T::ZERO);
         let vertical = |padded: &mut Vec<T>, cols: Range<usize>| {
-            let mut tmp: Vec<&mut [T]> = padded
-                .chunks_mut(stride)
-                .map(|row| &mut row[pl..pl + w])
-                .collect();
-            kernels.vertical(window, &mut tmp, cols);
+            // On the stack: with strips this runs once per strip, and a Vec per
+            // call took 1.8% of gaussian 15x15 (`perf`).
+            let mut tmp: [&mut [T]; MAX_ROWS_PER_CALL] = Default::default();
+            let rows = padded.chunks_mut(stride).map(|row| &mut row[pl..pl + w]);
+            let mut n = 0;
+            for (slot, row) in tmp.iter_mut().zip(rows) {
+                *slot = row;
+                n += 1;
+            }
+            kernels.vertical(window, &mut tmp[..n], cols);
         };
         let ow = self.geom.output.width;
         let strip = kernels.separable_strip().filter(|&s| s > 0 && s < ow);

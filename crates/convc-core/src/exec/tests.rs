@@ -409,3 +409,17 @@ fn every_band_ends_with_band_done_on_its_thread() {
         }
     }
 }
+
+#[test]
+fn plans_with_too_many_rows_per_call_are_refused() {
+    let spec = ConvSpec::new(named::build("gaussian", &[], Some((5, 5))).unwrap());
+    let src = Image::<f32>::zeros(20, 20).unwrap();
+    let mut dst = Image::<f32>::zeros(20, 20).unwrap();
+    for rows in [0, crate::plan::MAX_ROWS_PER_CALL + 1] {
+        let mut plan = Plan::new(&spec).unwrap();
+        plan.rows_per_call = rows;
+        let kernels = GenericKernels::new(&plan);
+        let e = execute(&plan, &kernels, &src.view(), &mut dst.view_mut()).unwrap_err();
+        assert!(e.to_string().contains("rows per call"), "{e}");
+    }
+}
