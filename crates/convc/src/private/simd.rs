@@ -466,10 +466,31 @@ mod x86 {
                 }
                 #[inline(always)]
                 fn split_aligned(self, o: &mut [$t]) -> (&mut [$t], &mut [$name], &mut [$t]) {
-                    // SAFETY: `$name` is `$raw` (`repr(transparent)`), which is
-                    // `$lanes` `$t` with every bit pattern valid and no padding;
-                    // `align_to_mut` gives the middle part its alignment.
-                    unsafe { o.align_to_mut::<$name>() }
+                    // Computed here rather than by `align_to_mut`, which may leave
+                    // aligned elements in its prefix: generated code relies on
+                    // vector 0 starting at the first aligned element.
+                    const ALIGN: usize = std::mem::size_of::<$raw>();
+                    let misaligned = o.as_ptr() as usize % ALIGN;
+                    if misaligned % std::mem::size_of::<$t>() != 0 {
+                        return (o, &mut [], &mut []);
+                    }
+                    let head = ((ALIGN - misaligned) % ALIGN / std::mem::size_of::<$t>()).min(o.len());
+                    let (prefix, rest) = o.split_at_mut(head);
+                    let vectors = rest.len() / $lanes;
+                    if vectors == 0 {
+                        // (`rest` may start unaligned when `o` ends before `head`.)
+                        return (prefix, &mut [], rest);
+                    }
+                    let (middle, suffix) = rest.split_at_mut(vectors * $lanes);
+                    // SAFETY: `middle` starts at an address aligned to `$name`'s
+                    // size and alignment (`$name` is `$raw`, `repr(transparent)`)
+                    // and holds `vectors` times `$lanes` `$t`, which is what
+                    // `vectors` `$name` are, every bit pattern valid, no padding;
+                    // it is borrowed mutably for the result's lifetime.
+                    let middle = unsafe {
+                        std::slice::from_raw_parts_mut(middle.as_mut_ptr().cast::<$name>(), vectors)
+                    };
+                    (prefix, middle, suffix)
                 }
                 #[inline(always)]
                 fn store_stream_vector(self, slot: &mut $name, v: $name) {
@@ -570,6 +591,56 @@ mod tests {
             if let Some(s) = Avx512::new() {
                 same_bits::<f32, _>(s);
                 same_bits::<f64, _>(s);
+            }
+        }
+    }
+
+    /// `split_aligned` starts its vectors at `stream_head`, holds every whole
+    /// vector after it, and streaming stores land where plain ones would.
+    fn aligned_split<T: Lanes + PartialEq, S: Simd<T>>(s: S) {
+        let s = s.streaming(true);
+        let xs: Vec<T> = (0..16).map(|i| T::from_f64(i as f64)).collect();
+        let mut buf = [T::ZERO; 200];
+        for start in 0..20 {
+            for len in [0, 3, S::LANES, 100, 200 - start] {
+                let o = &mut buf[start..start + len];
+                let head = s.stream_head(o).expect("the token streams");
+                let base = o.as_ptr() as usize;
+                let (prefix, vectors, suffix) = s.split_aligned(o);
+                assert_eq!(prefix.len(), head.min(len), "{s:?} {start} {len}");
+                assert_eq!(vectors.len(), (len - prefix.len()) / S::LANES);
+                assert_eq!(prefix.len() + vectors.len() * S::LANES + suffix.len(), len);
+                if let Some(v0) = vectors.first_mut() {
+                    let at = v0 as *mut S::V as usize;
+                    assert_eq!(at, base + head * std::mem::size_of::<T>());
+                    assert_eq!(at % std::mem::size_of::<S::V>(), 0);
+                    let x = s.load(&xs, 0);
+                    s.store_stream_vector(v0, x);
+                }
+            }
+        }
+        store_fence();
+        // The last split of each start wrote xs[..LANES] at its head.
+        let o = &buf[19..];
+        let head = s.stream_head(o).unwrap();
+        assert!(o[head..head + S::LANES] == xs[..S::LANES], "{s:?}");
+    }
+
+    #[test]
+    fn aligned_splits_start_at_the_stream_head() {
+        #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+        {
+            if let Some(s) = Sse2::new() {
+                aligned_split::<f32, _>(s);
+                aligned_split::<f64, _>(s);
+            }
+            if let Some(s) = Avx2Fma::new() {
+                aligned_split::<f32, _>(s);
+                aligned_split::<f64, _>(s);
+            }
+            if let Some(s) = Avx512::new() {
+                aligned_split::<f32, _>(s);
+                aligned_split::<f64, _>(s);
             }
         }
     }
