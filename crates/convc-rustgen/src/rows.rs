@@ -612,14 +612,7 @@ impl Pass<'_> {
         for (t, c) in self.sources() {
             let s = format_ident!("s{t}_{c}");
             let row = self.row_var(t);
-            let start = match (fixed_base, c) {
-                (Some(b), c) => usize_lit(b + c).into_token_stream(),
-                (None, 0) => base.clone(),
-                (None, c) => {
-                    let c = usize_lit(c);
-                    quote!(#base + #c)
-                }
-            };
+            let start = column_start(fixed_base, &base, c);
             decls.extend(if fixed_base.is_some_and(|b| b + c == 0) {
                 quote!(let #s = &#row[..#len];)
             } else {
@@ -849,14 +842,7 @@ impl Pass<'_> {
             let q = format_ident!("q{t}");
             let row = self.row_var(t);
             let span = usize_lit(c1 - c0);
-            let start = match (fixed_base, c0) {
-                (Some(b), c) => usize_lit(b + c).into_token_stream(),
-                (None, 0) => base.clone(),
-                (None, c) => {
-                    let c = usize_lit(c);
-                    quote!(#base + #c)
-                }
-            };
+            let start = column_start(fixed_base, base, c0);
             decls.extend(quote!(let #q = &#row[#start..][..#len + #span];));
         }
         let Windows {
@@ -1177,6 +1163,19 @@ impl Pass<'_> {
             }
         } else {
             quote!(#a = simd.madd(#sum, simd.splat(#c), #a);)
+        }
+    }
+}
+
+/// The input column a source `c` columns right of the first one starts at: a
+/// literal with a fixed shape (`fixed_base`), `base + c` otherwise.
+fn column_start(fixed_base: Option<usize>, base: &TokenStream, c: usize) -> TokenStream {
+    match (fixed_base, c) {
+        (Some(b), c) => usize_lit(b + c).into_token_stream(),
+        (None, 0) => base.clone(),
+        (None, c) => {
+            let c = usize_lit(c);
+            quote!(#base + #c)
         }
     }
 }
