@@ -7,7 +7,7 @@ use std::ops::Range;
 use convc_core::exec::RowKernels;
 use convc_core::{ConvError, Element, Result};
 
-use crate::lower::{PassKind, RowStencil};
+use crate::lower::{PassKind, Reach, RowStencil};
 use crate::module::{Code, Pass};
 
 /// Row pointers kept on the stack up to this many rows.
@@ -52,7 +52,14 @@ impl<'a, T: Element> Kernels<'a, T> {
         if cols.is_empty() {
             return;
         }
-        prove_bounds(st, rows.iter().map(|r| r.len()), rows.len(), outs, &cols);
+        prove_bounds(
+            st,
+            pass.reach,
+            rows.iter().map(|r| r.len()),
+            rows.len(),
+            outs,
+            &cols,
+        );
         assert_eq!(T::DTYPE, st.dtype, "Kernels::new checked the element type");
         with_pointers(rows, st.in_rows, |in_ptrs| {
             with_mut_pointers(outs, |out_ptrs| {
@@ -78,10 +85,11 @@ impl<'a, T: Element> Kernels<'a, T> {
 }
 
 /// Asserts every access a call of `st` over `cols` makes lies inside the given
-/// rows: `row_lens` are the input row lengths (`n_rows` of them), `outs` the
-/// output rows.
+/// rows: `reach` is `st.reach()`, `row_lens` the input row lengths (`n_rows` of
+/// them), `outs` the output rows.
 fn prove_bounds<T>(
     st: &RowStencil,
+    reach: Option<Reach>,
     row_lens: impl Iterator<Item = usize>,
     n_rows: usize,
     outs: &[&mut [T]],
@@ -99,9 +107,9 @@ fn prove_bounds<T>(
         assert!(o.len() >= cols.end, "output row shorter than the columns");
     }
     assert!(n_rows >= st.in_rows, "fewer input rows than the window");
-    if let Some(max_row) = st.max_row() {
+    debug_assert_eq!(reach, st.reach());
+    if let Some(Reach { max_row, lo, hi }) = reach {
         assert!(max_row < st.in_rows, "a tap reads past the window");
-        let (lo, hi) = st.col_span();
         // Lowest column read: cols.start * sx + lo - left >= 0.
         let first = cols
             .start

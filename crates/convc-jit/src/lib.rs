@@ -36,7 +36,8 @@
 //!
 //! Set `CONVC_DUMP=clif` to print the CLIF of every function as it is compiled,
 //! `CONVC_DUMP=program` for the block schedule each one follows (`clif,program`
-//! for both).
+//! for both), `CONVC_DUMP=perf-map` to name the generated functions for `perf`
+//! in `/tmp/perf-<pid>.map`.
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]

@@ -106,6 +106,22 @@ impl RowStencil {
         let last = (self.out_rows - 1) * self.row_step;
         self.taps().map(|t| t.row + last).max()
     }
+
+    /// What a call reads, computed once per compiled pass (the per-call bounds
+    /// proof would otherwise walk every tap three times per row).
+    pub(crate) fn reach(&self) -> Option<Reach> {
+        let (lo, hi) = self.col_span();
+        self.max_row().map(|max_row| Reach { max_row, lo, hi })
+    }
+}
+
+/// The input a pass reads: rows `0..=max_row` of its window, columns
+/// `x * sx + lo - left ..= x * sx + hi - left` for output column `x`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Reach {
+    pub max_row: usize,
+    pub lo: usize,
+    pub hi: usize,
 }
 
 /// The generated functions a Plan needs.

@@ -18,7 +18,7 @@ use cranelift_module::{FuncId, Linkage, Module, default_libcall_names};
 
 use crate::clif::{self, Config};
 use crate::isa::Target;
-use crate::lower::{Lowered, PassKind, RowStencil, lower};
+use crate::lower::{Lowered, PassKind, Reach, RowStencil, lower};
 
 /// The ABI of every generated row function (see `clif.rs`):
 /// `(in_rows, out_rows, x0, x1)`, the row arrays holding `*const T` / `*mut T`.
@@ -82,6 +82,8 @@ impl Drop for OwnedModule {
 pub(crate) struct Pass {
     pub func: RowFn,
     pub stencil: RowStencil,
+    /// `stencil.reach()`, for the bounds proof before every call.
+    pub reach: Option<Reach>,
 }
 
 /// Machine code for one Plan (threads aside), and the data its callers need to
@@ -124,6 +126,7 @@ pub(crate) fn dump(what: &str) -> bool {
 /// Output of [`define`] for one pass.
 struct Defined {
     id: FuncId,
+    code_len: usize,
     stencil: RowStencil,
     clif: String,
     asm: Option<String>,
@@ -187,17 +190,35 @@ fn define(
         let compiled = ctx
             .compiled_code()
             .ok_or_else(|| ConvError::Codegen("no compiled code".into()))?;
-        code_bytes += compiled.code_buffer().len();
+        let code_len = compiled.code_buffer().len();
+        code_bytes += code_len;
         let asm = compiled.vcode.clone();
         module.clear_context(&mut ctx);
         out.push(Defined {
             id,
+            code_len,
             stencil: st.clone(),
             clif: text,
             asm,
         });
     }
     Ok((out, code_bytes))
+}
+
+/// Names `len` bytes of code at `ptr` (`convc_vertical_15_taps`) in `/tmp/perf-<pid>.map`, where `perf
+/// report` looks up addresses of JIT code (`CONVC_DUMP=perf-map`). Best effort:
+/// a profile without names is all a failure costs.
+fn perf_map(ptr: *const u8, len: usize, st: &RowStencil) {
+    use std::io::Write as _;
+    let path = format!("/tmp/perf-{}.map", std::process::id());
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path);
+    if let Ok(mut file) = file {
+        let (kind, taps) = (st.kind, st.taps().count());
+        let _ = writeln!(file, "{:x} {len:x} convc_{kind}_{taps}_taps", ptr as usize);
+    }
 }
 
 /// Compiles `plan` into callable machine code.
@@ -221,6 +242,9 @@ pub(crate) fn compile(target: &Target, unroll: usize, plan: Plan) -> Result<Code
     };
     for d in defined {
         let ptr = module.get_finalized_function(d.id);
+        if dump("perf-map") {
+            perf_map(ptr, d.code_len, &d.stencil);
+        }
         // SAFETY: `ptr` is the entry of a function just finalized in `module`,
         // built by `clif::build` with `clif::signature`: four pointer-sized
         // integer parameters, no results, the host's default (`extern "C"`)
@@ -230,6 +254,7 @@ pub(crate) fn compile(target: &Target, unroll: usize, plan: Plan) -> Result<Code
         let kind = d.stencil.kind;
         let pass = Some(Pass {
             func,
+            reach: d.stencil.reach(),
             stencil: d.stencil,
         });
         match kind {
