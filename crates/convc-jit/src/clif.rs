@@ -28,12 +28,14 @@
 //! outer loop and the features the inner one, a vector loaded for one feature is
 //! reused while the group still reads it, each feature feeds every output row
 //! that uses it, and a row is scaled and stored as soon as its sum is complete.
-//! Each coefficient is a splatted constant (once per group, or once per block
-//! when the program has few of them); unit terms are add/sub; a feature with several taps
+//! Each coefficient is a splatted constant (once per group, once per block
+//! when the program has few of them, once per term in a `Window` program); unit
+//! terms are add/sub; a feature with several taps
 //! is summed before its multiplies; the scale is applied once before the store.
 //!
-//! Light stencils over several rows (memory-bound), and the horizontal passes of
-//! light separable plans, call [`crate::kernels`]'s prefetch helper every
+//! Stencils over four rows per call (light, memory-bound; not the vertical
+//! passes of heavy plans), and the horizontal passes of light separable plans,
+//! call [`crate::kernels`]'s prefetch helper every
 //! [`PREFETCH_PERIOD`] bytes of columns: Cranelift has no prefetch instruction,
 //! and the hardware prefetchers alone leave the core waiting on several
 //! interleaved row streams (and, on an Intel Xeon, on the lines it writes).
@@ -124,9 +126,13 @@ pub(crate) fn build(
     let program = schedule(st, lanes, cfg.unroll);
     // Light horizontal passes read a cache-resident row and stream out their
     // output row; heavy ones are bound by their multiply-adds, and the call,
-    // which clobbers every vector register, costs them more than it saves.
+    // which clobbers every vector register, costs them more than it saves. So
+    // does it the vertical passes of heavy plans (gaussian 15x15: 22.4 -> 21.6
+    // ms without it), whose rows the hardware prefetchers follow well enough.
     let prefetch = prefetch.filter(|_| {
-        program.out_rows >= PREFETCH_ROWS || (st.kind == PassKind::Horizontal && st.light)
+        let heavy_vertical = st.kind == PassKind::Vertical && !st.light;
+        (program.out_rows >= PREFETCH_ROWS && !heavy_vertical)
+            || (st.kind == PassKind::Horizontal && st.light)
     });
     let b = FunctionBuilder::new(func, fctx);
     let mut g = Gen {
@@ -150,48 +156,63 @@ pub(crate) fn build(
     g.b.finalize(cfg.frontend);
 }
 
-/// Decides how `st`'s blocks are computed (see [`Program`]): features shared
-/// between the rows of a call when there are several, the Plan's terms
-/// otherwise; then the most vectors per row (up to `unroll`) whose block fits
-/// in the vector registers, with the call's constants kept in registers when
-/// there are few and that costs no vectors.
+/// Decides how `st`'s blocks are computed (see [`Program`]): the Plan's terms
+/// for one row per call; for several, features shared between the rows
+/// (`Rows`) or the rows' windows sliding term by term (`Window`), whichever
+/// [`Program::cycles`] estimates faster; then the most vectors per row (up to
+/// `unroll`) whose block fits in the vector registers, with the call's
+/// constants kept in registers when there are few and that costs no vectors.
 pub(crate) fn schedule(st: &RowStencil, lanes: usize, unroll: usize) -> Program {
-    let sharing = if st.out_rows > 1 {
-        Sharing::Rows
+    let p = if st.out_rows == 1 {
+        fitted(st, lanes, unroll, Sharing::Terms)
     } else {
-        Sharing::Terms
+        let rows = fitted(st, lanes, unroll, Sharing::Rows);
+        let window = fitted(st, lanes, unroll, Sharing::Window);
+        // Only where it folds pairs: its fewer loads alone do not pay for the
+        // narrower block (dilated dense 3x3: 13.4 -> 15.2 ms).
+        let folds = window.multiplies_per_vector() < rows.multiplies_per_vector();
+        if folds && window.fits(window.vectors) && window.cycles() < rows.cycles() {
+            window
+        } else {
+            rows
+        }
     };
+    if crate::module::dump("program") {
+        let (loads, mul, add) = p.costs(p.vectors);
+        eprintln!(
+            "; convc {} pass: per block {loads} loads, {mul} multiplies, {add} adds, \
+             {} vector registers, about {:.2} cycles per vector\n{p}",
+            st.kind,
+            p.pressure(p.vectors),
+            p.cycles()
+        );
+    }
+    p
+}
+
+/// The program of `st` with features formed by `sharing`, and the most vectors
+/// per row (up to `unroll`) that fit.
+fn fitted(st: &RowStencil, lanes: usize, unroll: usize, sharing: Sharing) -> Program {
     let mut p = Program::new(st, lanes, sharing);
     let fit = |p: &mut Program| {
-        (1..=unroll)
-            .rev()
-            .find(|&u| {
-                p.regroup(u);
-                p.fits(u)
-            })
-            .unwrap_or(1)
+        (1..=unroll).rev().find(|&u| {
+            p.regroup(u);
+            p.fits(u)
+        })
     };
     let mut u = fit(&mut p);
     let all = p.all_constants();
     if !all.is_empty() && all.len() <= crate::program::MAX_GLOBALS {
         p.globals = all;
         let with = fit(&mut p);
-        if with >= u {
+        // Kept only where they fit, and cost no vectors.
+        if with.is_some() && with >= u {
             u = with;
         } else {
             p.globals.clear();
         }
     }
-    p.regroup(u);
-    if crate::module::dump("program") {
-        let (loads, mul, add) = p.costs(p.vectors);
-        eprintln!(
-            "; convc {} pass: per block {loads} loads, {mul} multiplies, {add} adds, \
-             {} vector registers\n{p}",
-            st.kind,
-            p.pressure(p.vectors)
-        );
-    }
+    p.regroup(u.unwrap_or(1));
     p
 }
 
@@ -486,11 +507,17 @@ impl Gen<'_, '_> {
         for (g, range) in program.groups.iter().enumerate() {
             let feats = &program.features[range.clone()];
             let mut consts = globals.clone();
-            for f in feats {
-                for c in f.constants() {
-                    if !consts.iter().any(|(b, _)| *b == c.to_bits()) {
-                        let v = self.constant(c, w);
-                        consts.push((c.to_bits(), v));
+            // A `Window` program splats each coefficient where its term starts
+            // (`last`), not all of them for the whole group.
+            let per_term = program.sharing == Sharing::Window && consts.is_empty();
+            let mut last: Option<(u64, Value)> = None;
+            if !per_term {
+                for f in feats {
+                    for c in f.constants() {
+                        if !consts.iter().any(|(b, _)| *b == c.to_bits()) {
+                            let v = self.constant(c, w);
+                            consts.push((c.to_bits(), v));
+                        }
                     }
                 }
             }
@@ -553,11 +580,22 @@ impl Gen<'_, '_> {
                             },
                             Some(c) => {
                                 let c = if u.neg { -c } else { c };
-                                let cv = consts
-                                    .iter()
-                                    .find(|(bits, _)| *bits == c.to_bits())
-                                    .expect("every coefficient has a constant")
-                                    .1;
+                                let cv = if per_term {
+                                    match last {
+                                        Some((bits, v)) if bits == c.to_bits() => v,
+                                        _ => {
+                                            let v = self.constant(c, w);
+                                            last = Some((c.to_bits(), v));
+                                            v
+                                        }
+                                    }
+                                } else {
+                                    consts
+                                        .iter()
+                                        .find(|(bits, _)| *bits == c.to_bits())
+                                        .expect("every coefficient has a constant")
+                                        .1
+                                };
                                 match a {
                                     None => self.b.ins().fmul(v, cv),
                                     // x86_64's FMA overwrites its first

@@ -15,6 +15,14 @@
 //! - `Terms`: one feature per term and output row, as the Plan writes it
 //!   (`c * (x[0][0] + x[4][0])`: taps of several rows summed before one
 //!   multiply); nothing is shared between output rows.
+//! - `Window`: the features of `Terms`, the rows of a call taking turns term by
+//!   term, all in one group with each coefficient splatted once per term: row
+//!   `j`'s `x[j + i] + x[j + 14 - i]` loads vectors that rows `j + 1`, ... read
+//!   in their next terms, so the rows' windows slide over the input rows with
+//!   each vector loaded about once, and symmetric pairs still cost one add and
+//!   one multiply (`Rows` must multiply every input row of a pair separately).
+//!   For symmetric vertical passes this trades multiplies, which only two ports
+//!   execute, for adds, which a third port takes (see [`Program::cycles`]).
 //!
 //! Features are evaluated in **groups**: consecutive features that read the same
 //! column classes (column modulo the `L * sx` columns one vector step moves) of
@@ -95,6 +103,7 @@ impl Feature {
 pub(crate) enum Sharing {
     Rows,
     Terms,
+    Window,
 }
 
 /// The schedule of one generated function's blocks.
@@ -215,7 +224,8 @@ impl Program {
                 }
                 features.extend(map.into_values());
             }
-            Sharing::Terms => {
+            Sharing::Terms | Sharing::Window => {
+                let mut rows: Vec<Vec<Feature>> = Vec::with_capacity(r);
                 for j in 0..r {
                     let base = j * st.row_step;
                     let mut row: Vec<(Key, Feature)> = st
@@ -235,7 +245,17 @@ impl Program {
                         })
                         .collect();
                     row.sort_by(|a, b| a.0.cmp(&b.0));
-                    features.extend(row.into_iter().map(|(_, f)| f));
+                    rows.push(row.into_iter().map(|(_, f)| f).collect());
+                }
+                if sharing == Sharing::Window {
+                    // Term by term, the rows taking turns.
+                    let terms = rows.first().map_or(0, Vec::len);
+                    let mut rows: Vec<_> = rows.into_iter().map(Vec::into_iter).collect();
+                    for _ in 0..terms {
+                        features.extend(rows.iter_mut().filter_map(Iterator::next));
+                    }
+                } else {
+                    features.extend(rows.into_iter().flatten());
                 }
             }
         }
@@ -299,6 +319,17 @@ impl Program {
     /// Groups consecutive features sharing a column class while a block of `u`
     /// vectors per row fits in the registers.
     pub(crate) fn regroup(&mut self, u: usize) {
+        if self.sharing == Sharing::Window {
+            // One group: the window slides across the whole block.
+            self.groups = if self.features.is_empty() {
+                Vec::new()
+            } else {
+                std::iter::once(0..self.features.len()).collect()
+            };
+            self.vectors = u;
+            self.mark_done();
+            return;
+        }
         let mut groups: Vec<Range<usize>> = Vec::new();
         let mut start = 0;
         for k in 1..=self.features.len() {
@@ -388,10 +419,13 @@ impl Program {
                 }
             }
         }
-        let consts = if self.globals.is_empty() {
-            consts.len()
-        } else {
+        let consts = if !self.globals.is_empty() {
             self.globals.len()
+        } else if self.sharing == Sharing::Window {
+            // The current term's coefficient only.
+            consts.len().min(1)
+        } else {
+            consts.len()
         };
         let (_, held) = self.group_loads(range.clone(), u);
         self.live_rows(&range) * u + consts + held + 2
@@ -417,6 +451,18 @@ impl Program {
     pub(crate) fn costs(&self, u: usize) -> (usize, usize, usize) {
         let mut loads = 0;
         let (mut mul, mut add) = (0, 0);
+        if self.sharing == Sharing::Window && self.globals.is_empty() {
+            // A splat whenever the coefficient changes (clif.rs keeps the last).
+            let mut last = None;
+            for _ in 0..u {
+                for c in self.features.iter().flat_map(Feature::constants) {
+                    if last != Some(c.to_bits()) {
+                        loads += 1;
+                        last = Some(c.to_bits());
+                    }
+                }
+            }
+        }
         for g in &self.groups {
             loads += self.group_loads(g.clone(), u).0;
             let mut consts: Vec<u64> = Vec::new();
@@ -434,11 +480,31 @@ impl Program {
                     }
                 }
             }
-            if self.globals.is_empty() {
+            if self.globals.is_empty() && self.sharing != Sharing::Window {
                 loads += consts.len();
             }
         }
         (loads, mul, add)
+    }
+
+    /// Multiplies per output vector of a block of `self.vectors` vectors per row.
+    pub(crate) fn multiplies_per_vector(&self) -> f64 {
+        let u = self.vectors;
+        self.costs(u).1 as f64 / (u * self.out_rows.max(1)) as f64
+    }
+
+    /// Estimated cycles per output vector of a block of `self.vectors` vectors
+    /// per row, from [`Program::costs`] and the throughputs measured on the
+    /// project's machine with 128-bit vectors: 2 multiplies or FMAs, 3
+    /// floating-point operations of any kind (a third port adds), 2 loads per
+    /// cycle. Used to choose between ways of sharing, not to predict time.
+    pub(crate) fn cycles(&self) -> f64 {
+        let u = self.vectors;
+        let (loads, mul, add) = self.costs(u);
+        let per_block = (mul as f64 / 2.0)
+            .max((mul + add) as f64 / 3.0)
+            .max(loads as f64 / 2.0);
+        per_block / (u * self.out_rows.max(1)) as f64
     }
 }
 
@@ -597,7 +663,7 @@ mod tests {
         ];
         for spec in specs {
             for st in stencils(&spec) {
-                for sharing in [Sharing::Rows, Sharing::Terms] {
+                for sharing in [Sharing::Rows, Sharing::Terms, Sharing::Window] {
                     for u in [1, 2, 5] {
                         let p = fitted(&st, sharing, u);
                         let c = contributions(&p, st.row_step);
@@ -654,6 +720,33 @@ mod tests {
                 assert!(p.pressure_of(g.clone(), u) <= VECTOR_BUDGET || g.len() == 1);
             }
         }
+    }
+
+    #[test]
+    fn symmetric_vertical_passes_slide_a_window_over_the_rows() {
+        let spec = ConvSpec::new(
+            named::build("gaussian", &[("sigma".into(), 3.0)], Some((15, 15))).unwrap(),
+        )
+        .border(Border::Zero);
+        let v = stencils(&spec)
+            .into_iter()
+            .find(|s| s.kind == PassKind::Vertical)
+            .unwrap();
+        assert_eq!((v.out_rows, v.in_rows), (4, 18));
+        let p = crate::clif::schedule(&v, 4, 8);
+        assert_eq!((p.sharing, p.vectors), (Sharing::Window, 1), "{p}");
+        assert!(p.fits(1), "{p}");
+        let (loads, mul, add) = p.costs(1);
+        // Each of the 18 input rows loaded once, one splat per term; 7 pair
+        // sums and 8 multiplies per row, where Rows multiplies all 15 taps.
+        assert_eq!((loads, mul, add), (18 + 8, 4 * 8, 4 * 7), "{p}");
+        let rows = fitted(&v, Sharing::Rows, 2);
+        assert_eq!(rows.costs(2).1, 4 * 2 * 15);
+        assert!(p.cycles() < rows.cycles());
+        // Without pairs to fold (dense taps), sharing rows stays cheaper.
+        let dense = Kernel::new(7, 7, (0..49).map(|i| 0.5 + (i * 37 % 101) as f64).collect());
+        let d = &stencils(&ConvSpec::new(dense.unwrap()))[0];
+        assert_eq!(crate::clif::schedule(d, 4, 8).sharing, Sharing::Rows);
     }
 
     #[test]
