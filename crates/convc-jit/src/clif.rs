@@ -53,7 +53,7 @@ use cranelift_codegen::ir::{
 use cranelift_codegen::isa::{CallConv, TargetFrontendConfig};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 
-use crate::lower::{PassKind, RowStencil};
+use crate::lower::{LTerm, PassKind, RowStencil};
 use crate::program::{PTap, Program, Sharing};
 
 /// Target facts and schedule knobs the generator needs.
@@ -167,15 +167,26 @@ pub(crate) fn schedule(st: &RowStencil, lanes: usize, unroll: usize) -> Program 
         fitted(st, lanes, unroll, Sharing::Terms)
     } else {
         let rows = fitted(st, lanes, unroll, Sharing::Rows);
-        let window = fitted(st, lanes, unroll, Sharing::Window);
-        // Only where it folds pairs: its fewer loads alone do not pay for the
-        // narrower block (dilated dense 3x3: 13.4 -> 15.2 ms).
-        let folds = window.multiplies_per_vector() < rows.multiplies_per_vector();
-        if folds && window.fits(window.vectors) && window.cycles() < rows.cycles() {
-            window
-        } else {
-            rows
-        }
+        // Window only where it folds pairs: its fewer loads alone do not pay for
+        // the narrower block (dilated dense 3x3: 13.4 -> 15.2 ms). Without a
+        // multiplied term over several input rows it cannot, and is not built
+        // (dense kernels would pay for its fitting in compile time).
+        let spans_rows = |t: &LTerm| {
+            let mut rows = t.plus.iter().chain(&t.minus).map(|x| x.row);
+            let first = rows.next();
+            t.coeff.is_some() && rows.any(|r| Some(r) != first)
+        };
+        let window = st
+            .terms
+            .iter()
+            .any(spans_rows)
+            .then(|| fitted(st, lanes, unroll, Sharing::Window))
+            .filter(|w| {
+                w.multiplies_per_vector() < rows.multiplies_per_vector()
+                    && w.fits(w.vectors)
+                    && w.cycles() < rows.cycles()
+            });
+        window.unwrap_or(rows)
     };
     if crate::module::dump("program") {
         let (loads, mul, add) = p.costs(p.vectors);
