@@ -228,7 +228,7 @@ impl<T: Element> Compiled<T> {
 /// its horizontal pass reads them. On an Intel Xeon at 4096 x 4096: gaussian 5x5
 /// 14.4 ms over whole rows, 11.8 / 12.1 / 12.8 / 13.9 with strips of 128 / 256 /
 /// 512 / 1024; gaussian 15x15 18.3 over whole rows, 19.0 / 17.7 / 17.5 / 17.9.
-/// (The JIT, whose calls cost more, is faster over whole rows.)
+/// (The JIT strips light plans only: its heavy ones are faster over whole rows.)
 pub const SEPARABLE_STRIP: usize = 256;
 
 /// Strips for the separable passes, unless the input shape is fixed (the
