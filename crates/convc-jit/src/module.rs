@@ -205,9 +205,10 @@ fn define(
     Ok((out, code_bytes))
 }
 
-/// Names `len` bytes of code at `ptr` (`convc_vertical_15_taps`) in `/tmp/perf-<pid>.map`, where `perf
-/// report` looks up addresses of JIT code (`CONVC_DUMP=perf-map`). Best effort:
-/// a profile without names is all a failure costs.
+/// Names `len` bytes of code at `ptr` (`convc_vertical_15_taps`) in
+/// `/tmp/perf-<pid>.map`, where `perf report` looks up addresses of JIT code
+/// (`CONVC_DUMP=perf-map`). Best effort: a profile without names is all a
+/// failure costs.
 fn perf_map(ptr: *const u8, len: usize, st: &RowStencil) {
     use std::io::Write as _;
     let path = format!("/tmp/perf-{}.map", std::process::id());
