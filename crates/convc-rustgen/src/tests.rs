@@ -210,6 +210,17 @@ fn gaussian_5x5_is_a_vertical_pass_then_a_horizontal_pass() {
         text.contains("Self :: horizontal_row (simd , out , src , cols . clone ())"),
         "{text}"
     );
+    // Separable passes prefetch 384 bytes ahead (96 f32), direct ones 1 KiB.
+    assert!(
+        text.contains("simd . prefetch (s4_0 , at + 96) ;"),
+        "{text}"
+    );
+    assert!(text.contains("simd . prefetch (o0 , at + 96) ;"), "{text}");
+    let direct = quote_items(&spec("sobel_x", None));
+    assert!(
+        direct.contains("simd . prefetch (s5_0 , at + 256) ;"),
+        "{direct}"
+    );
 }
 
 #[test]
