@@ -34,7 +34,7 @@
 //! is summed before its multiplies; the scale is applied once before the store.
 //!
 //! Stencils over four rows per call (light, memory-bound; not the vertical
-//! passes of heavy plans), and the horizontal passes of light separable plans,
+//! passes of heavy plans), and every horizontal pass (for its output row),
 //! call [`crate::kernels`]'s prefetch helper every
 //! [`PREFETCH_PERIOD`] bytes of columns: Cranelift has no prefetch instruction,
 //! and the hardware prefetchers alone leave the core waiting on several
@@ -130,15 +130,15 @@ pub(crate) fn build(
     let size = st.dtype.size_bytes();
     let lanes = 16 / size;
     let program = schedule(st, lanes, cfg.unroll);
-    // Light horizontal passes read a cache-resident row and stream out their
-    // output row; heavy ones are bound by their multiply-adds, and the call,
-    // which clobbers every vector register, costs them more than it saves. The
-    // vertical passes of heavy plans do without it too (gaussian 15x15: 22.4 ->
-    // 21.6 ms): the hardware prefetchers keep up with their new rows.
+    // Horizontal passes read a cache-resident row and stream out their output
+    // row, which the core otherwise waits for (gaussian 15x15 21.9-22.2 ->
+    // 20.5-21.1 ms; at a 1 KiB distance, heavy ones lost). The vertical passes
+    // of heavy plans do without (gaussian 15x15: 22.4 -> 21.6 ms): the hardware
+    // prefetchers keep up with their new rows, and the call clobbers every
+    // vector register.
     let prefetch = prefetch.filter(|_| {
         let heavy_vertical = st.kind == PassKind::Vertical && !st.light;
-        (program.out_rows >= PREFETCH_ROWS && !heavy_vertical)
-            || (st.kind == PassKind::Horizontal && st.light)
+        (program.out_rows >= PREFETCH_ROWS && !heavy_vertical) || st.kind == PassKind::Horizontal
     });
     let b = FunctionBuilder::new(func, fctx);
     let mut g = Gen {
