@@ -430,9 +430,10 @@ impl Gen<'_, '_> {
     }
 
     /// Calls the prefetch helper when `x` enters a new period of
-    /// [`PREFETCH_PERIOD`] bytes: the rows new to this call (the window's last
-    /// `rows * stride`) and, for direct and horizontal passes, the output rows, at
-    /// [`PREFETCH_DISTANCE`] bytes past the current column.
+    /// [`PREFETCH_PERIOD`] bytes: for direct and vertical passes the rows new to
+    /// this call (the window's last `rows * stride`), for direct and horizontal
+    /// passes the output rows, at [`PREFETCH_DISTANCE`] bytes past the current
+    /// column.
     fn prefetch(&mut self, helper: FuncRef, x: Value, step: usize) {
         let ptr = self.cfg.ptr;
         let period = (PREFETCH_PERIOD / self.size).max(step).next_power_of_two();
@@ -447,7 +448,12 @@ impl Gen<'_, '_> {
         self.b.switch_to_block(call);
         let (in_rows, out_rows) = self.rows_arg.expect("row pointers are loaded first");
         let r = self.program.out_rows;
-        let fresh = (r * self.st.row_step).min(self.st.in_rows);
+        let fresh = if self.st.kind == PassKind::Horizontal {
+            // Its input is the cache-resident temporary row.
+            0
+        } else {
+            (r * self.st.row_step).min(self.st.in_rows)
+        };
         let first = self.st.in_rows - fresh;
         let rows = self.b.ins().iadd_imm_s(in_rows, (first * 8) as i64);
         let n_rows = self.b.ins().iconst(ptr, fresh as i64);
