@@ -586,6 +586,18 @@ mod tests {
         l.stencils().cloned().collect()
     }
 
+    /// One pass of the separable gaussian 15x15 (sigma 3, zero border).
+    fn gaussian_15x15_pass(kind: PassKind) -> RowStencil {
+        let spec = ConvSpec::new(
+            named::build("gaussian", &[("sigma".into(), 3.0)], Some((15, 15))).unwrap(),
+        )
+        .border(Border::Zero);
+        stencils(&spec)
+            .into_iter()
+            .find(|s| s.kind == kind)
+            .unwrap()
+    }
+
     fn fitted(st: &RowStencil, sharing: Sharing, u: usize) -> Program {
         let mut p = Program::new(st, 4, sharing);
         p.regroup(u);
@@ -690,14 +702,7 @@ mod tests {
     fn groups_reuse_vectors_across_the_block_and_fit_the_registers() {
         // Gaussian 15x15: the horizontal pass's pairs (c, 14 - c) of one column
         // class reuse each other's vectors one vector apart.
-        let spec = ConvSpec::new(
-            named::build("gaussian", &[("sigma".into(), 3.0)], Some((15, 15))).unwrap(),
-        )
-        .border(Border::Zero);
-        let h = stencils(&spec)
-            .into_iter()
-            .find(|s| s.kind == PassKind::Horizontal)
-            .unwrap();
+        let h = gaussian_15x15_pass(PassKind::Horizontal);
         let p = fitted(&h, Sharing::Terms, 8);
         assert!(p.fits(8), "{p}");
         assert!(p.groups.len() < p.features.len(), "{p}");
@@ -724,14 +729,7 @@ mod tests {
 
     #[test]
     fn symmetric_vertical_passes_slide_a_window_over_the_rows() {
-        let spec = ConvSpec::new(
-            named::build("gaussian", &[("sigma".into(), 3.0)], Some((15, 15))).unwrap(),
-        )
-        .border(Border::Zero);
-        let v = stencils(&spec)
-            .into_iter()
-            .find(|s| s.kind == PassKind::Vertical)
-            .unwrap();
+        let v = gaussian_15x15_pass(PassKind::Vertical);
         assert_eq!((v.out_rows, v.in_rows), (4, 18));
         let p = crate::clif::schedule(&v, 4, 8);
         assert_eq!((p.sharing, p.vectors), (Sharing::Window, 1), "{p}");

@@ -574,25 +574,33 @@ mod tests {
         assert!(got == want, "{s:?}");
     }
 
+    /// Runs the generic check `$check` for `f32` and `f64` with every x86
+    /// token the host has.
+    macro_rules! with_x86_tokens {
+        ($check:ident) => {
+            #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+            {
+                if let Some(s) = Sse2::new() {
+                    $check::<f32, _>(s);
+                    $check::<f64, _>(s);
+                }
+                if let Some(s) = Avx2Fma::new() {
+                    $check::<f32, _>(s);
+                    $check::<f64, _>(s);
+                }
+                if let Some(s) = Avx512::new() {
+                    $check::<f32, _>(s);
+                    $check::<f64, _>(s);
+                }
+            }
+        };
+    }
+
     #[test]
     fn vectors_round_like_their_scalar_tail() {
         same_bits::<f32, _>(Portable::new());
         same_bits::<f64, _>(Portable::new());
-        #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-        {
-            if let Some(s) = Sse2::new() {
-                same_bits::<f32, _>(s);
-                same_bits::<f64, _>(s);
-            }
-            if let Some(s) = Avx2Fma::new() {
-                same_bits::<f32, _>(s);
-                same_bits::<f64, _>(s);
-            }
-            if let Some(s) = Avx512::new() {
-                same_bits::<f32, _>(s);
-                same_bits::<f64, _>(s);
-            }
-        }
+        with_x86_tokens!(same_bits);
     }
 
     /// `split_aligned` starts its vectors at `stream_head`, holds every whole
@@ -628,20 +636,6 @@ mod tests {
 
     #[test]
     fn aligned_splits_start_at_the_stream_head() {
-        #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-        {
-            if let Some(s) = Sse2::new() {
-                aligned_split::<f32, _>(s);
-                aligned_split::<f64, _>(s);
-            }
-            if let Some(s) = Avx2Fma::new() {
-                aligned_split::<f32, _>(s);
-                aligned_split::<f64, _>(s);
-            }
-            if let Some(s) = Avx512::new() {
-                aligned_split::<f32, _>(s);
-                aligned_split::<f64, _>(s);
-            }
-        }
+        with_x86_tokens!(aligned_split);
     }
 }
