@@ -30,7 +30,7 @@ use crate::error::{ConvError, Result};
 use crate::image::{ImageView, ImageViewMut};
 use crate::plan::{Geometry, MAX_ROWS_PER_CALL, Method, Plan};
 use crate::spec::Shape;
-use edges::Edge;
+use edges::{Edge, Widened};
 use generic::GenericKernels;
 
 /// Bands smaller than this many output pixels are not worth a thread.
@@ -63,6 +63,26 @@ pub trait RowKernels<T: Element>: Sync {
     /// is padded column 0): `out[x] = sum of h_n * src[x*sx + n*dx]` for `x` in
     /// `cols`, the stencil's scale applied.
     fn horizontal(&self, src: &[T], out: &mut [T], cols: Range<usize>);
+
+    /// Whether the driver may compute the edge columns of direct plans with
+    /// [`RowKernels::direct_edge`], and over how many output columns: the
+    /// backend's direct loop runs over any columns of any rows (it is not code
+    /// compiled for one input shape), and edges widened to that many columns
+    /// (a vector) run its vector code. The driver then fills scratch rows with
+    /// the padded values through the border rule and runs it over them;
+    /// otherwise (`None`, the default) it runs its generic loops over those
+    /// values.
+    fn direct_edge_columns(&self) -> Option<usize> {
+        None
+    }
+
+    /// [`RowKernels::direct`] over scratch window rows the driver filled, into
+    /// scratch output rows it reads back at once: the same sums, stored plainly
+    /// (a backend that streams its output stores overrides this). Called only
+    /// when [`RowKernels::direct_edge_columns`] is some.
+    fn direct_edge(&self, window: &[&[T]], out: &mut [&mut [T]], cols: Range<usize>) {
+        self.direct(window, out, cols);
+    }
 
     /// Separable plans: output columns per strip, when the backend's passes are
     /// faster run strip by strip (the temporary columns a strip's vertical pass
@@ -106,7 +126,7 @@ pub fn execute_with_threads<T: Element, K: RowKernels<T> + ?Sized>(
         });
     }
     let geom = check(plan, input, output)?;
-    let driver = Driver::new(plan, &geom, *input);
+    let driver = Driver::new(plan, &geom, *input, kernels.direct_edge_columns());
     let mut rows = output.rows_mut();
     let r = plan.rows_per_call;
     let threads = threads.unwrap_or_else(rayon::current_num_threads).max(1);
@@ -183,7 +203,12 @@ struct Driver<'a, T> {
 }
 
 impl<'a, T: Element> Driver<'a, T> {
-    fn new(plan: &'a Plan, geom: &'a Geometry, input: ImageView<'a, T>) -> Self {
+    fn new(
+        plan: &'a Plan,
+        geom: &'a Geometry,
+        input: ImageView<'a, T>,
+        edge_columns: Option<usize>,
+    ) -> Self {
         let constant = T::from_f64(plan.border.constant());
         let constant_row = vec![
             constant;
@@ -206,7 +231,7 @@ impl<'a, T: Element> Driver<'a, T> {
             T::ZERO
         };
         let edges = match plan.method {
-            Method::Direct(_) => Edge::for_plan(plan, geom),
+            Method::Direct(_) => Edge::for_plan(plan, geom, edge_columns),
             Method::Separable { .. } => Vec::new(),
         };
         let pad_sources = pad_sources(plan, geom.input.width, padded_width);
@@ -280,7 +305,10 @@ impl<'a, T: Element> Driver<'a, T> {
                     kernels.direct(window, out, xs);
                 }
                 for edge in &self.edges {
-                    self.direct_edge(edge, window, out, &mut scratch.edge);
+                    match &edge.widened {
+                        Some(wide) => self.backend_edge(kernels, edge, wide, window, out, scratch),
+                        None => self.direct_edge(edge, window, out, &mut scratch.edge),
+                    }
                 }
             }
             Method::Separable { .. } => self.separable(kernels, window, out, &mut scratch.padded),
@@ -306,6 +334,49 @@ impl<'a, T: Element> Driver<'a, T> {
             out,
             edge.cols.clone(),
         );
+    }
+
+    /// Fills the widened edge's scratch rows, runs the backend's direct loop
+    /// over them, and copies the edge's columns into the output rows.
+    fn backend_edge<K: RowKernels<T> + ?Sized>(
+        &self,
+        kernels: &K,
+        edge: &Edge<T>,
+        wide: &Widened,
+        window: &[&[T]],
+        out: &mut [&mut [T]],
+        scratch: &mut Scratch<T>,
+    ) {
+        let constant = T::from_f64(self.plan.border.constant());
+        let (len, width) = (wide.len, wide.at + wide.count);
+        scratch.edge.resize(len * window.len(), T::ZERO);
+        for (row, dst) in window.iter().zip(scratch.edge.chunks_mut(len)) {
+            wide.fill(row, constant, dst);
+        }
+        scratch.edge_out.resize(width * out.len(), T::ZERO);
+        let rows = scratch.edge.chunks(len);
+        let cols = wide.at..width;
+        // Window and output rows on the stack where they fit: this runs twice
+        // per call.
+        let mut outs: [&mut [T]; MAX_ROWS_PER_CALL] = Default::default();
+        for (slot, row) in outs.iter_mut().zip(scratch.edge_out.chunks_mut(width)) {
+            *slot = row;
+        }
+        let outs = &mut outs[..out.len()];
+        const STACK_WINDOW: usize = 32;
+        if window.len() <= STACK_WINDOW {
+            let mut win: [&[T]; STACK_WINDOW] = [&[]; STACK_WINDOW];
+            for (slot, row) in win.iter_mut().zip(rows) {
+                *slot = row;
+            }
+            kernels.direct_edge(&win[..window.len()], outs, cols);
+        } else {
+            kernels.direct_edge(&rows.collect::<Vec<_>>(), outs, cols);
+        }
+        let from = wide.at + edge.cols.start - wide.first;
+        for (o, s) in out.iter_mut().zip(outs.iter()) {
+            o[edge.cols.clone()].copy_from_slice(&s[from..from + edge.cols.len()]);
+        }
     }
 
     /// Vertical pass into padded temporary rows, border columns filled from the
@@ -413,6 +484,8 @@ struct Scratch<T> {
     spare: Vec<Vec<T>>,
     /// Padded edge values of direct plans.
     edge: Vec<T>,
+    /// Output rows of the edges the backend computes.
+    edge_out: Vec<T>,
     /// Padded temporary rows of separable plans.
     padded: Vec<T>,
 }
@@ -422,6 +495,7 @@ impl<T> Default for Scratch<T> {
         Scratch {
             spare: Vec::new(),
             edge: Vec::new(),
+            edge_out: Vec::new(),
             padded: Vec::new(),
         }
     }

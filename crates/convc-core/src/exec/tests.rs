@@ -254,41 +254,69 @@ fn dilations_wider_than_the_image_agree_with_the_reference() {
         .border(Border::Constant(2.0));
     let plan = Plan::new(&spec).unwrap();
     let geom = plan.geometry(crate::Shape::new(1, 3)).unwrap();
-    let edges = Edge::<f32>::for_plan(&plan, &geom);
+    let edges = Edge::<f32>::for_plan(&plan, &geom, None);
     let buffered: usize = edges.iter().map(Edge::len).sum();
     assert!(buffered < 100, "{buffered} buffered columns");
     check_all_executors(&spec, &image::<f32>(&mut rng, 3, 1));
 }
 
-/// The generic loops, run strip by strip of `strip` output columns.
-struct Strips<T>(GenericKernels<T>, usize);
+/// Borders with a constant other than 0, for tests that go through all of them.
+const BORDERS: [Border; 6] = [
+    Border::Zero,
+    Border::Constant(-1.5),
+    Border::Replicate,
+    Border::Reflect,
+    Border::Mirror,
+    Border::Wrap,
+];
 
-impl<T: Element> RowKernels<T> for Strips<T> {
+/// The generic loops, offering what a specialized backend may ask the driver
+/// for: strips of `strip` output columns, edges widened to `edge_columns`
+/// through `direct_edge` (counted).
+struct Offering<T> {
+    kernels: GenericKernels<T>,
+    strip: Option<usize>,
+    edge_columns: Option<usize>,
+    edge_calls: std::sync::atomic::AtomicUsize,
+}
+
+impl<T: Element> Offering<T> {
+    fn new(plan: &Plan, strip: Option<usize>, edge_columns: Option<usize>) -> Self {
+        Offering {
+            kernels: GenericKernels::new(plan),
+            strip,
+            edge_columns,
+            edge_calls: Default::default(),
+        }
+    }
+}
+
+impl<T: Element> RowKernels<T> for Offering<T> {
     fn direct(&self, window: &[&[T]], out: &mut [&mut [T]], cols: Range<usize>) {
-        self.0.direct(window, out, cols);
+        self.kernels.direct(window, out, cols);
     }
     fn vertical(&self, window: &[&[T]], tmp: &mut [&mut [T]], cols: Range<usize>) {
-        self.0.vertical(window, tmp, cols);
+        self.kernels.vertical(window, tmp, cols);
     }
     fn horizontal(&self, src: &[T], out: &mut [T], cols: Range<usize>) {
-        self.0.horizontal(src, out, cols);
+        self.kernels.horizontal(src, out, cols);
+    }
+    fn direct_edge_columns(&self) -> Option<usize> {
+        self.edge_columns
+    }
+    fn direct_edge(&self, window: &[&[T]], out: &mut [&mut [T]], cols: Range<usize>) {
+        self.edge_calls
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.kernels.direct(window, out, cols);
     }
     fn separable_strip(&self) -> Option<usize> {
-        Some(self.1)
+        self.strip
     }
 }
 
 #[test]
 fn separable_strips_give_the_bits_of_whole_rows() {
     let mut rng = Rng(11);
-    let borders = [
-        Border::Zero,
-        Border::Constant(-1.5),
-        Border::Replicate,
-        Border::Reflect,
-        Border::Mirror,
-        Border::Wrap,
-    ];
     let mut strips_run = 0;
     for case in 0..200 {
         let (kh, kw) = (1 + rng.below(7), 2 + rng.below(7));
@@ -299,7 +327,7 @@ fn separable_strips_give_the_bits_of_whole_rows() {
             .stride_yx(1 + rng.below(2), 1 + rng.below(3))
             .dilation_yx(1 + rng.below(3), 1 + rng.below(4))
             .mode(mode)
-            .border(borders[case % borders.len()])
+            .border(BORDERS[case % BORDERS.len()])
             .strategy(Strategy::Separable);
         // Widths up to several strips, and images narrower than the padding.
         let (w, h) = (1 + rng.below(90), 1 + rng.below(12));
@@ -318,7 +346,7 @@ fn separable_strips_give_the_bits_of_whole_rows() {
         .unwrap();
         let strip = 1 + rng.below(9);
         let mut striped = Image::<f32>::zeros(out.width, out.height).unwrap();
-        let kernels = Strips(GenericKernels::new(&plan), strip);
+        let kernels = Offering::<f32>::new(&plan, Some(strip), None);
         execute(&plan, &kernels, &src.view(), &mut striped.view_mut()).unwrap();
         assert!(
             whole.data() == striped.data(),
@@ -329,6 +357,67 @@ fn separable_strips_give_the_bits_of_whole_rows() {
     assert!(
         strips_run > 100,
         "only {strips_run} cases ran in several strips"
+    );
+}
+
+#[test]
+fn edges_through_the_backend_give_the_bits_of_the_generic_edges() {
+    // The same per-pixel sums run over the widened scratch rows as over the
+    // generic edge buffers: any column or border the scratch rows get wrong
+    // shows as a difference.
+    let mut rng = Rng(13);
+    let (mut widened, mut generic) = (0, 0);
+    for case in 0..300 {
+        let (kh, kw) = (1 + rng.below(5), 1 + rng.below(9));
+        let values: Vec<f64> = (0..kh * kw).map(|_| rng.unit()).collect();
+        let mode = [Mode::Same, Mode::Full, Mode::Valid][rng.below(3)];
+        // Now and then a dilation too wide for scratch rows (the generic
+        // segments then stay in charge).
+        let dx = if case % 10 == 0 {
+            300
+        } else {
+            1 + rng.below(4)
+        };
+        let spec = ConvSpec::new(Kernel::new(kh, kw, values).unwrap())
+            .stride_yx(1 + rng.below(2), 1 + rng.below(3))
+            .dilation_yx(1 + rng.below(2), dx)
+            .mode(mode)
+            .border(BORDERS[case % BORDERS.len()])
+            .strategy(Strategy::Direct);
+        // Widths narrower and wider than a widened edge.
+        let (w, h) = (1 + rng.below(150), 1 + rng.below(9));
+        let Ok(out) = spec.output_shape(crate::Shape::new(h, w)) else {
+            continue;
+        };
+        let plan = Plan::new(&spec).unwrap();
+        let src = image::<f32>(&mut rng, w, h);
+        let mut plain = Image::<f32>::zeros(out.width, out.height).unwrap();
+        let generic_kernels = GenericKernels::new(&plan);
+        execute(&plan, &generic_kernels, &src.view(), &mut plain.view_mut()).unwrap();
+        let columns = 1 + rng.below(40);
+        let kernels = Offering::<f32>::new(&plan, None, Some(columns));
+        let mut through = Image::<f32>::zeros(out.width, out.height).unwrap();
+        execute(&plan, &kernels, &src.view(), &mut through.view_mut()).unwrap();
+        assert!(
+            plain.data() == through.data(),
+            "edges through the backend ({columns} columns) differ\n{plan}\n{w}x{h}"
+        );
+        let geom = plan.geometry(src.shape()).unwrap();
+        let edges = Edge::<f32>::for_plan(&plan, &geom, Some(columns));
+        let calls = kernels
+            .edge_calls
+            .load(std::sync::atomic::Ordering::Relaxed);
+        if edges.iter().any(|e| e.widened.is_some()) {
+            assert!(calls > 0, "no edge went through the backend\n{plan}");
+            widened += 1;
+        } else {
+            assert_eq!(calls, 0);
+            generic += usize::from(!edges.is_empty());
+        }
+    }
+    assert!(
+        widened > 100 && generic > 5,
+        "{widened} widened, {generic} generic"
     );
 }
 
