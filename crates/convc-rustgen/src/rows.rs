@@ -110,6 +110,18 @@ enum Stores {
     Vectors,
 }
 
+/// Whether a loop prefetches its output rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OutputPrefetch {
+    /// Not at all (streaming steps: a fetched line would only be evicted by
+    /// the streaming store).
+    Skip,
+    /// `simd.prefetch`: the loop stores plainly.
+    Plain,
+    /// `simd.prefetch_out`: nothing when the token streams.
+    UnlessStreaming,
+}
+
 /// Which pass a stencil is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {
@@ -751,7 +763,7 @@ impl Pass<'_> {
                 #body
             }
         });
-        let prefetches = self.step_prefetches(dtype, false);
+        let prefetches = self.step_prefetches(dtype, OutputPrefetch::Skip);
         let (o0, rest) = outs.split_first().expect("a pass has an output row");
         quote! {
             let h0 = simd.stream_head(#o0);
@@ -781,9 +793,8 @@ impl Pass<'_> {
         }
     }
 
-    /// The prefetches of a step of [`Pass::vectors`] vectors at column `i`
-    /// (of the input rows only unless `outputs`).
-    fn step_prefetches(&self, dtype: DType, outputs: bool) -> Vec<TokenStream> {
+    /// The prefetches of a step of [`Pass::vectors`] vectors at column `i`.
+    fn step_prefetches(&self, dtype: DType, outputs: OutputPrefetch) -> Vec<TokenStream> {
         (0..self.vectors())
             .filter_map(|v| {
                 let at = if v == 0 {
@@ -872,7 +883,9 @@ impl Pass<'_> {
                 #body
             }
         });
-        let prefetches = self.step_prefetches(dtype, true);
+        // These blocks store plainly, also where the token streams (rows of a
+        // call aligned differently: dense 7x7 at width 4099, 17.4 -> 16.6 ms).
+        let prefetches = self.step_prefetches(dtype, OutputPrefetch::Plain);
         quote! {
             while i + #ul * S::LANES <= #n {
                 #(#prefetches)*
@@ -911,11 +924,16 @@ impl Pass<'_> {
     /// on the Xeon); the vertical pass does not, since its output rows are
     /// cache-resident (slower on the EPYC).
     fn prefetch(&self, dtype: DType, at: &TokenStream) -> Option<TokenStream> {
-        self.prefetch_with(dtype, at, true)
+        self.prefetch_with(dtype, at, OutputPrefetch::UnlessStreaming)
     }
 
-    /// [`Pass::prefetch`], of the input rows only unless `outputs`.
-    fn prefetch_with(&self, dtype: DType, at: &TokenStream, outputs: bool) -> Option<TokenStream> {
+    /// [`Pass::prefetch`], with the output rows' prefetch `outputs`.
+    fn prefetch_with(
+        &self,
+        dtype: DType,
+        at: &TokenStream,
+        outputs: OutputPrefetch,
+    ) -> Option<TokenStream> {
         if self.sx != 1 || (self.outputs < 2 && self.kind != Kind::Horizontal) {
             return None;
         }
@@ -938,13 +956,13 @@ impl Pass<'_> {
             let s = format_ident!("s{t}_{c}");
             quote!(simd.prefetch(#s, #at + #ahead);)
         });
-        let outputs = if outputs && self.kind != Kind::Vertical {
+        let outs = if outputs != OutputPrefetch::Skip && self.kind != Kind::Vertical {
             self.outs()
         } else {
             Vec::new()
         };
-        let outputs = outputs.iter().map(|o| {
-            if self.streams {
+        let outputs = outs.iter().map(|o| {
+            if self.streams && outputs == OutputPrefetch::UnlessStreaming {
                 quote!(simd.prefetch_out(#o, #at + #ahead);)
             } else {
                 quote!(simd.prefetch(#o, #at + #ahead);)

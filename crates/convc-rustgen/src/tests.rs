@@ -550,4 +550,13 @@ fn heavy_passes_compute_blocks_of_two_vectors_per_row() {
     // Heavy passes keep the rows of a call together however they are aligned.
     assert!(!quote_items(&dense).contains("out . iter () . all"));
     assert!(rows.contains("split_aligned (& mut o3 [i ..])"), "{rows}");
+    // The plain blocks prefetch the lines they store even where the token
+    // streams (rows aligned differently); the streaming steps never do.
+    let (streaming, plain) = rows
+        .split_once("while i + 2 * S :: LANES <= n")
+        .expect("a plain block loop");
+    let plain = &plain[..plain.find("loop {").expect("a single-vector loop")];
+    assert!(plain.contains("simd . prefetch (o3"), "{rows}");
+    assert!(!plain.contains("prefetch_out"), "{rows}");
+    assert!(!streaming.contains("prefetch (o"), "{rows}");
 }
