@@ -108,6 +108,11 @@ enum Stores {
     /// `simd.store_stream_vector(&mut m[v], y)`, into the aligned vectors of
     /// the output rows (blocks of streaming passes).
     Vectors,
+    /// Into the aligned vectors of rows aligned `d{j}` columns past the
+    /// block's: vector `v` of row `j` completes aligned vector `v` with the
+    /// one before it (`*c{j}`, the previous block's last, for `v = 0`):
+    /// `simd.store_stream_vector(&mut m{j}[v], simd.join(prev, y, d{j}))`.
+    Shifted,
 }
 
 /// Whether a loop prefetches its output rows.
@@ -764,8 +769,11 @@ impl Pass<'_> {
             }
         });
         let prefetches = self.step_prefetches(dtype, OutputPrefetch::Skip);
+        let shifted = (u > 1 && self.outputs > 1 && self.sx == 1)
+            .then(|| self.shifted(elem, dtype, n, slices, &prefetches, fns));
         let (o0, rest) = outs.split_first().expect("a pass has an output row");
         quote! {
+            #shifted
             let h0 = simd.stream_head(#o0);
             match h0 {
                 Some(h) if h <= last #(&& simd.stream_head(#rest) == h0)* => {
@@ -789,6 +797,101 @@ impl Pass<'_> {
                 }
                 }
                 _ => {}
+            }
+        }
+    }
+
+    /// Heavy passes whose output rows all stream but start their aligned
+    /// vectors at different columns (`h{j}`; widths that are not a multiple of
+    /// a vector): columns `0..LANES` of every row into scratch rows, each row's
+    /// columns before its first aligned one copied from there; then blocks from
+    /// column `LANES` on, each vector of row `j` completing the aligned vector
+    /// that starts `h{j}` columns into the vector before it
+    /// ([`Stores::Shifted`], the first one from the scratch columns); the rest
+    /// of each row, from its first column no block completed, computed into
+    /// the scratch rows and copied. No cache line gets both kinds of store.
+    /// Adds the step function to `fns`.
+    fn shifted(
+        &self,
+        elem: &Ident,
+        dtype: DType,
+        n: &TokenStream,
+        slices: &[Ident],
+        prefetches: &[TokenStream],
+        fns: &mut TokenStream,
+    ) -> TokenStream {
+        let simd = quote!(S: ::convc::__private::Simd<#elem>);
+        let outs = self.outs();
+        let cols_fn = self.cols_fn();
+        let rows = 0..self.outputs;
+        let heads: Vec<Ident> = rows.clone().map(|j| format_ident!("h{j}")).collect();
+        let vecs: Vec<Ident> = rows.clone().map(|j| format_ident!("m{j}")).collect();
+        let carries: Vec<Ident> = rows.clone().map(|j| format_ident!("c{j}")).collect();
+        let shifts: Vec<Ident> = rows.clone().map(|j| format_ident!("d{j}")).collect();
+        let scratch: Vec<Ident> = rows.map(|j| format_ident!("t{j}")).collect();
+        let u = self.vectors();
+        let ul = usize_lit(u);
+        // The tail: fewer than `u + 1` vectors of columns.
+        let width = usize_lit((u + 1) * MAX_LANES);
+        let min = usize_lit(u + 4);
+        let step_fn = format_ident!("{}_shifted", self.block_fn());
+        let Windows {
+            params,
+            args,
+            decls: windows,
+        } = self.windows(elem);
+        let spans = self.row_spans();
+        let body = self.body(dtype, u, Some(&spans), Stores::Shifted);
+        fns.extend(quote! {
+            #[inline(always)]
+            fn #step_fn<#simd>(
+                simd: S,
+                i: usize,
+                k: usize,
+                #(#vecs: &mut [S::V],)*
+                #(#carries: &mut S::V,)*
+                #(#shifts: usize,)*
+                #(#params,)*
+            ) {
+                #(let #vecs = &mut #vecs[k..][..#ul];)*
+                #windows
+                #body
+            }
+        });
+        let (h0, rest) = heads.split_first().expect("several output rows");
+        quote! {
+            if let [#(Some(#heads)),*] = [#(simd.stream_head(#outs)),*] {
+                if !(#(#rest == #h0)&&*) && #n >= #min * S::LANES {
+                    #(let mut #scratch = [0.0 as #elem; #width];)*
+                    Self::#cols_fn(simd, 0, #(&mut #scratch,)* #(#slices,)*);
+                    #(#outs[..#heads].copy_from_slice(&#scratch[..#heads]);)*
+                    #(let mut #carries = simd.load(&#scratch, 0);)*
+                    i = S::LANES;
+                    {
+                        #(let (_, #vecs, _) = simd.split_aligned(&mut #outs[..]);)*
+                        let mut k = 0;
+                        while i + #ul * S::LANES <= #n {
+                            #(#prefetches)*
+                            Self::#step_fn(
+                                simd, i, k, #(#vecs,)* #(&mut #carries,)* #(#heads,)* #(#args,)*
+                            );
+                            i += #ul * S::LANES;
+                            k += #ul;
+                        }
+                    }
+                    let base = i - S::LANES;
+                    let mut at = base;
+                    loop {
+                        let a = if at + S::LANES <= #n { at } else { #n - S::LANES };
+                        Self::#cols_fn(simd, a - base, #(&mut #scratch,)* #(&#slices[base..],)*);
+                        if a + S::LANES >= #n {
+                            break;
+                        }
+                        at += S::LANES;
+                    }
+                    #(#outs[base + #heads..].copy_from_slice(&#scratch[#heads..#n - base]);)*
+                    return;
+                }
             }
         }
     }
@@ -1129,6 +1232,26 @@ impl Pass<'_> {
                             let m = format_ident!("m{j}");
                             let v = usize_lit(v);
                             quote!(simd.store_stream_vector(&mut #m[#v], #value);)
+                        }
+                        Stores::Shifted => {
+                            let (m, c, d) = (
+                                format_ident!("m{j}"),
+                                format_ident!("c{j}"),
+                                format_ident!("d{j}"),
+                            );
+                            let y = format_ident!("y{j}_{v}");
+                            let prev = if v == 0 {
+                                quote!(*#c)
+                            } else {
+                                format_ident!("y{j}_{}", v - 1).into_token_stream()
+                            };
+                            let carry = (v + 1 == vectors).then(|| quote!(*#c = #y;));
+                            let vl = usize_lit(v);
+                            quote! {
+                                let #y = #value;
+                                simd.store_stream_vector(&mut #m[#vl], simd.join(#prev, #y, #d));
+                                #carry
+                            }
                         }
                         Stores::Plain => quote!(simd.store(#o, #at, #value);),
                     });

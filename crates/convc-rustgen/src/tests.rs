@@ -550,12 +550,28 @@ fn heavy_passes_compute_blocks_of_two_vectors_per_row() {
     // Heavy passes keep the rows of a call together however they are aligned.
     assert!(!quote_items(&dense).contains("out . iter () . all"));
     assert!(rows.contains("split_aligned (& mut o3 [i ..])"), "{rows}");
+    // Rows aligned differently stream through a third block function: each
+    // vector completes an aligned vector with the one before it (the previous
+    // block's last for the first), which it carries to the next block.
+    let shifted = function_text(&dense, "direct_block_shifted");
+    for j in 0..4 {
+        for want in [
+            format!("simd . join (* c{j} , y{j}_0 , d{j})"),
+            format!("simd . join (y{j}_0 , y{j}_1 , d{j})"),
+            format!("* c{j} = y{j}_1"),
+        ] {
+            assert!(shifted.contains(&want), "{want}: {shifted}");
+        }
+    }
+    assert!(rows.contains("Self :: direct_block_shifted"), "{rows}");
+    assert!(!quote_items(&spec("sobel_x", Some((3, 3)))).contains("shifted"));
     // The plain blocks prefetch the lines they store even where the token
     // streams (rows aligned differently); the streaming steps never do.
-    let (streaming, plain) = rows
-        .split_once("while i + 2 * S :: LANES <= n")
+    let call = rows
+        .find("Self :: direct_block (simd")
         .expect("a plain block loop");
-    let plain = &plain[..plain.find("loop {").expect("a single-vector loop")];
+    let start = rows[..call].rfind("while").expect("its loop");
+    let (streaming, plain) = (&rows[..start], &rows[start..call]);
     assert!(plain.contains("simd . prefetch (o3"), "{rows}");
     assert!(!plain.contains("prefetch_out"), "{rows}");
     assert!(!streaming.contains("prefetch (o"), "{rows}");

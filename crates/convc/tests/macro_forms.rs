@@ -267,9 +267,12 @@ fn large_outputs_of_light_direct_plans_stream_the_same_values() {
 
 #[test]
 fn large_outputs_of_heavy_direct_plans_stream_the_same_values() {
-    // Heavy blocks stream where every row of a call is aligned alike: rows of
-    // 2048 columns, pitches a multiple of 64 bytes (from any first element);
-    // elsewhere (2051-column rows) they store as usual.
+    // Heavy blocks stream where every row of a call is aligned alike (rows of
+    // 2048 columns, pitches a multiple of 64 bytes, from any first element), and
+    // where the rows are aligned differently (2051-column rows, odd pitches)
+    // through vectors joined across blocks, with each row's first and last
+    // columns computed into scratch rows; rows of 130 columns hold a few blocks
+    // and a tail as long as it gets.
     let dense = conv!(
         [
             [0.5, -1.25, 2, 0.75, 1, -0.5, 0.25],
@@ -289,6 +292,22 @@ fn large_outputs_of_heavy_direct_plans_stream_the_same_values() {
         &[(2048 + 16, 3), (2048 + 32, 0), (2048 + 5, 1)],
     );
     check_streaming(&dense);
+    check_streaming_layouts(&dense, 130, &[(133, 0), (160, 5), (131, 2)]);
+    let dense64 = conv!(
+        [
+            [0.5, -1.25, 2, 0.75, 1, -0.5],
+            [1.5, 0.125, -2, 1, 0.5, 3],
+            [0.25, 1, 0.75, -1.5, 2, 0.5],
+            [-0.75, 2.5, 1, 0.5, -1, 0.25],
+            [1, 0.5, -0.25, 2, 1.5, -1],
+            [0.125, -1, 1.5, 0.25, 0.5, 2]
+        ],
+        dtype = f64,
+        border = wrap
+    );
+    assert!(convc::Plan::new(dense64.spec()).unwrap().is_heavy());
+    check_streaming(&dense64);
+    check_streaming_layouts(&dense64, 70, &[(73, 0), (72, 3)]);
 }
 
 #[test]

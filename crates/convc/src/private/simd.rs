@@ -117,6 +117,22 @@ pub trait Simd<T: Lanes>: Copy + Debug + 'static {
     fn store_stream_vector(self, slot: &mut Self::V, v: Self::V) {
         *slot = v;
     }
+    /// Lanes `d..LANES` of `lo`, then lanes `0..d` of `hi` (`d < LANES`): the
+    /// vector starting `d` columns into `lo` when `hi` follows it in a row. The
+    /// streaming steps of heavy passes assemble each row's aligned vectors from
+    /// two computed ones with it, where the rows of a call are aligned
+    /// differently (one permute with AVX-512, two and a blend with AVX2; through
+    /// memory with the other tokens, which never stream).
+    ///
+    /// # Panics
+    /// When `d >= LANES` (only with the tokens that go through memory).
+    #[inline(always)]
+    fn join(self, lo: Self::V, hi: Self::V, d: usize) -> Self::V {
+        let mut lanes = [T::ZERO; 32];
+        self.store(&mut lanes, 0, lo);
+        self.store(&mut lanes, Self::LANES, hi);
+        self.load(&lanes[..2 * Self::LANES], d)
+    }
     /// A compiler barrier for memory accesses: no load or store the code
     /// generator emits moves across it (an empty `asm!` block with the x86
     /// tokens, nothing with the others). Emits no instruction; it pins LLVM's
@@ -350,6 +366,29 @@ mod x86 {
         }
     }
 
+    /// `Simd::join` of 8 x `f32` by AVX2: each source permuted by `(l + d) % 8`,
+    /// then lanes `l + d >= 8` from `hi`.
+    ///
+    /// # Safety
+    /// The CPU must have AVX2.
+    #[inline(always)]
+    unsafe fn join_avx2(lo: __m256, hi: __m256, d: i32) -> __m256 {
+        // SAFETY: the caller's token proves AVX2.
+        unsafe {
+            let from = _mm256_add_epi32(
+                _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+                _mm256_set1_epi32(d),
+            );
+            let idx = _mm256_and_si256(from, _mm256_set1_epi32(7));
+            let upper = _mm256_cmpgt_epi32(from, _mm256_set1_epi32(7));
+            _mm256_blendv_ps(
+                _mm256_permutevar8x32_ps(lo, idx),
+                _mm256_permutevar8x32_ps(hi, idx),
+                _mm256_castsi256_ps(upper),
+            )
+        }
+    }
+
     /// One vector type: its token, lanes, and the intrinsics of each operation.
     macro_rules! vector {
         (
@@ -358,6 +397,7 @@ mod x86 {
             feature = $feature:literal, stream = $stream:ident,
             add = $add:ident, sub = $sub:ident, mul = $mul:ident, set1 = $set1:ident,
             madd = |$a:ident, $c:ident, $acc:ident| $madd:expr
+            $(, join = |$lo:ident, $hi:ident, $d:ident| $join:expr)?
         ) => {
             $(#[$doc])*
             #[derive(Debug, Clone, Copy)]
@@ -498,6 +538,15 @@ mod x86 {
                     // size as the non-temporal store requires (by its type).
                     unsafe { $stream((slot as *mut $name).cast::<$t>(), v.0) }
                 }
+                $(
+                #[inline(always)]
+                fn join(self, $lo: $name, $hi: $name, $d: usize) -> $name {
+                    debug_assert!($d < $lanes);
+                    // SAFETY: see the impl; `$d < $lanes` keeps every index in
+                    // the two sources (and any index picks some lane: no fault).
+                    $name(unsafe { $join })
+                }
+                )?
                 #[inline(always)]
                 fn barrier(self) {
                     // SAFETY: an empty block: it reads and writes nothing; without
@@ -513,25 +562,41 @@ mod x86 {
         /// 16 x `f32` (AVX-512F).
         F32x16(__m512): Avx512, f32, 16, ScalarFma, wide = true, feature = "avx512f", stream = _mm512_stream_ps,
         add = _mm512_add_ps, sub = _mm512_sub_ps, mul = _mm512_mul_ps, set1 = _mm512_set1_ps,
-        madd = |a, c, acc| _mm512_fmadd_ps(a.0, c.0, acc.0)
+        madd = |a, c, acc| _mm512_fmadd_ps(a.0, c.0, acc.0),
+        join = |lo, hi, d| {
+            let lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+            // Index bit 4 picks `hi`.
+            _mm512_permutex2var_ps(lo.0, _mm512_add_epi32(lanes, _mm512_set1_epi32(d as i32)), hi.0)
+        }
     );
     vector!(
         /// 8 x `f64` (AVX-512F).
         F64x8(__m512d): Avx512, f64, 8, ScalarFma, wide = true, feature = "avx512f", stream = _mm512_stream_pd,
         add = _mm512_add_pd, sub = _mm512_sub_pd, mul = _mm512_mul_pd, set1 = _mm512_set1_pd,
-        madd = |a, c, acc| _mm512_fmadd_pd(a.0, c.0, acc.0)
+        madd = |a, c, acc| _mm512_fmadd_pd(a.0, c.0, acc.0),
+        join = |lo, hi, d| {
+            let lanes = _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7);
+            // Index bit 3 picks `hi`.
+            _mm512_permutex2var_pd(lo.0, _mm512_add_epi64(lanes, _mm512_set1_epi64(d as i64)), hi.0)
+        }
     );
     vector!(
         /// 8 x `f32` (AVX2 + FMA).
         F32x8(__m256): Avx2Fma, f32, 8, ScalarFma, wide = true, feature = "avx2,fma", stream = _mm256_stream_ps,
         add = _mm256_add_ps, sub = _mm256_sub_ps, mul = _mm256_mul_ps, set1 = _mm256_set1_ps,
-        madd = |a, c, acc| _mm256_fmadd_ps(a.0, c.0, acc.0)
+        madd = |a, c, acc| _mm256_fmadd_ps(a.0, c.0, acc.0),
+        join = |lo, hi, d| join_avx2(lo.0, hi.0, d as i32)
     );
     vector!(
         /// 4 x `f64` (AVX2 + FMA).
         F64x4(__m256d): Avx2Fma, f64, 4, ScalarFma, wide = true, feature = "avx2,fma", stream = _mm256_stream_pd,
         add = _mm256_add_pd, sub = _mm256_sub_pd, mul = _mm256_mul_pd, set1 = _mm256_set1_pd,
-        madd = |a, c, acc| _mm256_fmadd_pd(a.0, c.0, acc.0)
+        madd = |a, c, acc| _mm256_fmadd_pd(a.0, c.0, acc.0),
+        join = |lo, hi, d| {
+            // Lane `l` of `f64` is lanes `2l, 2l + 1` of `f32`.
+            let (lo, hi) = (_mm256_castpd_ps(lo.0), _mm256_castpd_ps(hi.0));
+            _mm256_castps_pd(join_avx2(lo, hi, 2 * d as i32))
+        }
     );
     vector!(
         /// 4 x `f32` (SSE2).
@@ -637,5 +702,24 @@ mod tests {
     #[test]
     fn aligned_splits_start_at_the_stream_head() {
         with_x86_tokens!(aligned_split);
+    }
+
+    /// `join(lo, hi, d)` is the vector `d` columns into `lo`, for every `d`.
+    fn joins<T: Lanes + PartialEq, S: Simd<T>>(s: S) {
+        let xs: Vec<T> = (0..32).map(|i| T::from_f64(i as f64 + 0.5)).collect();
+        let (lo, hi) = (s.load(&xs, 0), s.load(&xs, S::LANES));
+        for d in 0..S::LANES {
+            let mut got = [T::ZERO; 16];
+            s.store(&mut got, 0, s.join(lo, hi, d));
+            assert!(got[..S::LANES] == xs[d..d + S::LANES], "{s:?} d = {d}");
+        }
+    }
+
+    #[test]
+    fn joins_shift_two_vectors_by_every_lane_count() {
+        joins::<f32, _>(Portable::new());
+        joins::<f64, _>(Portable::new());
+        joins::<f32, _>(ScalarFma(()));
+        with_x86_tokens!(joins);
     }
 }
