@@ -334,7 +334,14 @@ impl Pass<'_> {
     }
 
     fn outs(&self) -> Vec<Ident> {
-        (0..self.outputs).map(|j| format_ident!("o{j}")).collect()
+        self.per_row("o")
+    }
+
+    /// `{prefix}{j}` for every output row `j` of a call.
+    fn per_row(&self, prefix: &str) -> Vec<Ident> {
+        (0..self.outputs)
+            .map(|j| format_ident!("{prefix}{j}"))
+            .collect()
     }
 
     fn row_var(&self, t: usize) -> Ident {
@@ -737,7 +744,7 @@ impl Pass<'_> {
         let simd = quote!(S: ::convc::__private::Simd<#elem>);
         let outs = self.outs();
         let cols_fn = self.cols_fn();
-        let vecs: Vec<Ident> = (0..self.outputs).map(|j| format_ident!("m{j}")).collect();
+        let vecs = self.per_row("m");
         let u = self.vectors();
         let ul = usize_lit(u);
         let stream_fn = if u > 1 {
@@ -823,12 +830,8 @@ impl Pass<'_> {
         let simd = quote!(S: ::convc::__private::Simd<#elem>);
         let outs = self.outs();
         let cols_fn = self.cols_fn();
-        let rows = 0..self.outputs;
-        let heads: Vec<Ident> = rows.clone().map(|j| format_ident!("h{j}")).collect();
-        let vecs: Vec<Ident> = rows.clone().map(|j| format_ident!("m{j}")).collect();
-        let carries: Vec<Ident> = rows.clone().map(|j| format_ident!("c{j}")).collect();
-        let shifts: Vec<Ident> = rows.clone().map(|j| format_ident!("d{j}")).collect();
-        let scratch: Vec<Ident> = rows.map(|j| format_ident!("t{j}")).collect();
+        let [heads, vecs, carries, shifts, scratch] =
+            ["h", "m", "c", "d", "t"].map(|p| self.per_row(p));
         let u = self.vectors();
         let ul = usize_lit(u);
         // The tail: fewer than `u + 1` vectors of columns.

@@ -260,6 +260,18 @@ fn dilations_wider_than_the_image_agree_with_the_reference() {
     check_all_executors(&spec, &image::<f32>(&mut rng, 3, 1));
 }
 
+/// `plan` run by `kernels` over `src` into a new image of shape `out`.
+fn run_with<K: RowKernels<f32>>(
+    plan: &Plan,
+    kernels: &K,
+    src: &Image<f32>,
+    out: crate::Shape,
+) -> Image<f32> {
+    let mut dst = Image::<f32>::zeros(out.width, out.height).unwrap();
+    execute(plan, kernels, &src.view(), &mut dst.view_mut()).unwrap();
+    dst
+}
+
 /// Borders with a constant other than 0, for tests that go through all of them.
 const BORDERS: [Border; 6] = [
     Border::Zero,
@@ -336,18 +348,9 @@ fn separable_strips_give_the_bits_of_whole_rows() {
         };
         let plan = Plan::new(&spec).unwrap();
         let src = image::<f32>(&mut rng, w, h);
-        let mut whole = Image::<f32>::zeros(out.width, out.height).unwrap();
-        execute(
-            &plan,
-            &GenericKernels::new(&plan),
-            &src.view(),
-            &mut whole.view_mut(),
-        )
-        .unwrap();
+        let whole = run_with(&plan, &GenericKernels::new(&plan), &src, out);
         let strip = 1 + rng.below(9);
-        let mut striped = Image::<f32>::zeros(out.width, out.height).unwrap();
-        let kernels = Offering::<f32>::new(&plan, Some(strip), None);
-        execute(&plan, &kernels, &src.view(), &mut striped.view_mut()).unwrap();
+        let striped = run_with(&plan, &Offering::new(&plan, Some(strip), None), &src, out);
         assert!(
             whole.data() == striped.data(),
             "strips of {strip} differ from whole rows\n{plan}\n{w}x{h}"
@@ -391,13 +394,10 @@ fn edges_through_the_backend_give_the_bits_of_the_generic_edges() {
         };
         let plan = Plan::new(&spec).unwrap();
         let src = image::<f32>(&mut rng, w, h);
-        let mut plain = Image::<f32>::zeros(out.width, out.height).unwrap();
-        let generic_kernels = GenericKernels::new(&plan);
-        execute(&plan, &generic_kernels, &src.view(), &mut plain.view_mut()).unwrap();
+        let plain = run_with(&plan, &GenericKernels::new(&plan), &src, out);
         let columns = 1 + rng.below(40);
         let kernels = Offering::<f32>::new(&plan, None, Some(columns));
-        let mut through = Image::<f32>::zeros(out.width, out.height).unwrap();
-        execute(&plan, &kernels, &src.view(), &mut through.view_mut()).unwrap();
+        let through = run_with(&plan, &kernels, &src, out);
         assert!(
             plain.data() == through.data(),
             "edges through the backend ({columns} columns) differ\n{plan}\n{w}x{h}"
