@@ -8,11 +8,13 @@
 //! shapes, splitting output rows into bands for threads, choosing for each group of
 //! output rows which input rows its taps read (border rows resolved here, so no
 //! kernel ever tests a row index), the padded temporary row between separable
-//! passes, and the thin edges of border columns. A backend supplies only the row
+//! passes (or, horizontal pass first, the ring of filtered rows), and the thin
+//! edges of border columns. A backend supplies only the row
 //! loops ([`RowKernels`]), which never see a border.
 
 mod edges;
 mod generic;
+mod horizontal_first;
 mod naive;
 mod reference;
 
@@ -32,6 +34,8 @@ use crate::plan::{Geometry, MAX_ROWS_PER_CALL, Method, Plan};
 use crate::spec::Shape;
 use edges::{Edge, Widened};
 use generic::GenericKernels;
+pub use horizontal_first::runs_horizontal_first;
+use horizontal_first::{HorizontalFirst, Ring};
 
 /// Bands smaller than this many output pixels are not worth a thread.
 const MIN_BAND_PIXELS: usize = 1 << 16;
@@ -93,6 +97,20 @@ pub trait RowKernels<T: Element>: Sync {
         None
     }
 
+    /// Separable plans: whether the driver should run the horizontal pass first,
+    /// over each padded input row into a ring of rows it lays out, and the
+    /// vertical pass over the ring into the output rows (called with
+    /// `window` = ring rows, `tmp` = output rows, `cols` = every output
+    /// column), instead of the vertical pass first into temporary rows. A tall
+    /// vertical pass then never reads image rows that share L1 sets (rows
+    /// 16 KiB apart). The values differ in rounding only. `false` (the default):
+    /// vertical first. The driver keeps the vertical pass first where
+    /// [`runs_horizontal_first`] says no (a horizontal kernel spanning more
+    /// than 256 padded columns).
+    fn horizontal_first(&self) -> bool {
+        false
+    }
+
     /// Called by the thread that ran a band of output rows, after its last
     /// call for the band: a backend whose stores bypass the caches orders them
     /// here, before the band's results are handed over (`conv!`: `sfence`,
@@ -126,7 +144,13 @@ pub fn execute_with_threads<T: Element, K: RowKernels<T> + ?Sized>(
         });
     }
     let geom = check(plan, input, output)?;
-    let driver = Driver::new(plan, &geom, *input, kernels.direct_edge_columns());
+    let driver = Driver::new(
+        plan,
+        &geom,
+        *input,
+        kernels.direct_edge_columns(),
+        kernels.horizontal_first(),
+    );
     let mut rows = output.rows_mut();
     let r = plan.rows_per_call;
     let threads = threads.unwrap_or_else(rayon::current_num_threads).max(1);
@@ -200,6 +224,8 @@ struct Driver<'a, T> {
     vertical_constant: T,
     /// Separable plans: the input columns the padded columns copy, as ranges.
     pad_sources: Vec<Range<usize>>,
+    /// Separable plans run horizontal pass first: the layout of a row's pass.
+    horizontal_first: Option<HorizontalFirst>,
 }
 
 impl<'a, T: Element> Driver<'a, T> {
@@ -208,6 +234,7 @@ impl<'a, T: Element> Driver<'a, T> {
         geom: &'a Geometry,
         input: ImageView<'a, T>,
         edge_columns: Option<usize>,
+        horizontal_first: bool,
     ) -> Self {
         let constant = T::from_f64(plan.border.constant());
         let constant_row = vec![
@@ -235,6 +262,9 @@ impl<'a, T: Element> Driver<'a, T> {
             Method::Separable { .. } => Vec::new(),
         };
         let pad_sources = pad_sources(plan, geom.input.width, padded_width);
+        let horizontal_first = horizontal_first
+            .then(|| HorizontalFirst::new::<T>(plan, geom))
+            .flatten();
         Driver {
             plan,
             geom,
@@ -244,6 +274,7 @@ impl<'a, T: Element> Driver<'a, T> {
             padded_width,
             vertical_constant,
             pad_sources,
+            horizontal_first,
         }
     }
 
@@ -266,10 +297,12 @@ impl<'a, T: Element> Driver<'a, T> {
         for g in (0..band.len()).step_by(r) {
             window.clear();
             let p0 = (y0 + g) * sy;
-            window.extend((p0..p0 + span).map(|p| self.source_row(p)));
+            if self.horizontal_first.is_none() {
+                window.extend((p0..p0 + span).map(|p| self.source_row(p)));
+            }
             let n = (band.len() - g).min(r);
             if n == r {
-                self.group(kernels, &window, &mut band[g..g + r], &mut scratch);
+                self.group(kernels, p0, &window, &mut band[g..g + r], &mut scratch);
             } else {
                 // The image's last group is short: the missing rows go to spare rows
                 // so the kernels always see `r` rows.
@@ -282,7 +315,7 @@ impl<'a, T: Element> Driver<'a, T> {
                     .map(|row| &mut **row)
                     .chain(spare.iter_mut().map(Vec::as_mut_slice))
                     .collect();
-                self.group(kernels, &window, &mut out, &mut scratch);
+                self.group(kernels, p0, &window, &mut out, &mut scratch);
                 drop(out);
                 scratch.spare = spare;
             }
@@ -290,10 +323,12 @@ impl<'a, T: Element> Driver<'a, T> {
         kernels.band_done();
     }
 
-    /// One call's worth of output rows.
+    /// One call's worth of output rows; `p0` is the padded row under `window[0]`
+    /// (`window` is empty where the horizontal pass runs first).
     fn group<K: RowKernels<T> + ?Sized>(
         &self,
         kernels: &K,
+        p0: usize,
         window: &[&[T]],
         out: &mut [&mut [T]],
         scratch: &mut Scratch<T>,
@@ -311,7 +346,17 @@ impl<'a, T: Element> Driver<'a, T> {
                     }
                 }
             }
-            Method::Separable { .. } => self.separable(kernels, window, out, &mut scratch.padded),
+            Method::Separable { .. } => match &self.horizontal_first {
+                Some(hf) => self.horizontal_first(
+                    kernels,
+                    hf,
+                    p0,
+                    out,
+                    &mut scratch.ring,
+                    &mut scratch.padded,
+                ),
+                None => self.separable(kernels, window, out, &mut scratch.padded),
+            },
         }
     }
 
@@ -486,8 +531,11 @@ struct Scratch<T> {
     edge: Vec<T>,
     /// Output rows of the edges the backend computes.
     edge_out: Vec<T>,
-    /// Padded temporary rows of separable plans.
+    /// Padded temporary rows of separable plans (horizontal pass first: an
+    /// edge's padded columns).
     padded: Vec<T>,
+    /// Horizontally filtered rows, where the horizontal pass runs first.
+    ring: Ring<T>,
 }
 
 impl<T> Default for Scratch<T> {
@@ -497,6 +545,7 @@ impl<T> Default for Scratch<T> {
             edge: Vec::new(),
             edge_out: Vec::new(),
             padded: Vec::new(),
+            ring: Ring::default(),
         }
     }
 }

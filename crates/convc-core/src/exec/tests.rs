@@ -20,6 +20,21 @@ impl Rng {
     }
 }
 
+/// Valid, Same, Full or explicit pads below `max_pad`.
+fn random_mode(rng: &mut Rng, max_pad: usize) -> Mode {
+    match rng.below(4) {
+        0 => Mode::Valid,
+        1 => Mode::Same,
+        2 => Mode::Full,
+        _ => Mode::Explicit {
+            top: rng.below(max_pad),
+            bottom: rng.below(max_pad),
+            left: rng.below(max_pad),
+            right: rng.below(max_pad),
+        },
+    }
+}
+
 fn image<T: Element>(rng: &mut Rng, w: usize, h: usize) -> Image<T> {
     Image::from_fn(w, h, |_, _| T::from_f64(rng.unit() * 10.0)).unwrap()
 }
@@ -73,17 +88,7 @@ fn random_cases_agree_with_the_reference() {
         } else {
             Kernel::new(kh, kw, coeffs).unwrap()
         };
-        let mode = match rng.below(4) {
-            0 => Mode::Valid,
-            1 => Mode::Same,
-            2 => Mode::Full,
-            _ => Mode::Explicit {
-                top: rng.below(5),
-                bottom: rng.below(5),
-                left: rng.below(5),
-                right: rng.below(5),
-            },
-        };
+        let mode = random_mode(&mut rng, 5);
         let spec = ConvSpec::new(kernel)
             .op(if rng.below(2) == 0 {
                 Op::Correlate
@@ -284,12 +289,14 @@ const BORDERS: [Border; 6] = [
 
 /// The generic loops, offering what a specialized backend may ask the driver
 /// for: strips of `strip` output columns, edges widened to `edge_columns`
-/// through `direct_edge` (counted).
+/// through `direct_edge` (counted), the horizontal pass first.
 struct Offering<T> {
     kernels: GenericKernels<T>,
     strip: Option<usize>,
     edge_columns: Option<usize>,
     edge_calls: std::sync::atomic::AtomicUsize,
+    horizontal_first: bool,
+    horizontal_calls: std::sync::atomic::AtomicUsize,
 }
 
 impl<T: Element> Offering<T> {
@@ -299,6 +306,15 @@ impl<T: Element> Offering<T> {
             strip,
             edge_columns,
             edge_calls: Default::default(),
+            horizontal_first: false,
+            horizontal_calls: Default::default(),
+        }
+    }
+
+    fn horizontal_first(plan: &Plan) -> Self {
+        Offering {
+            horizontal_first: true,
+            ..Offering::new(plan, None, None)
         }
     }
 }
@@ -311,6 +327,8 @@ impl<T: Element> RowKernels<T> for Offering<T> {
         self.kernels.vertical(window, tmp, cols);
     }
     fn horizontal(&self, src: &[T], out: &mut [T], cols: Range<usize>) {
+        self.horizontal_calls
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.kernels.horizontal(src, out, cols);
     }
     fn direct_edge_columns(&self) -> Option<usize> {
@@ -324,6 +342,147 @@ impl<T: Element> RowKernels<T> for Offering<T> {
     fn separable_strip(&self) -> Option<usize> {
         self.strip
     }
+    fn horizontal_first(&self) -> bool {
+        self.horizontal_first
+    }
+}
+
+/// A separable plan run by its definition, horizontal pass first: every padded
+/// input row through the border rule in full, the horizontal pass over it, then
+/// the vertical pass over those rows, one output row at a time.
+fn horizontal_first_by_definition(plan: &Plan, src: &Image<f32>, out: crate::Shape) -> Image<f32> {
+    let kernels = GenericKernels::<f32>::new(plan);
+    let (h, w) = (src.height(), src.width());
+    let (sx, sy) = (plan.stride.x, plan.stride.y);
+    let padded_width = (out.width - 1) * sx + (plan.kernel.width - 1) * plan.dilation.x + 1;
+    let rows = (out.height - 1) * sy + (plan.kernel.height - 1) * plan.dilation.y + 1;
+    let constant = plan.border.constant() as f32;
+    let value = |r: usize, c: usize| {
+        let row = plan.border.map(r as isize - plan.pads.top as isize, h);
+        let col = plan.border.map(c as isize - plan.pads.left as isize, w);
+        match (row, col) {
+            (Source::Index(y), Source::Index(x)) => src.view().get(y, x),
+            _ => constant,
+        }
+    };
+    let filtered: Vec<Vec<f32>> = (0..rows)
+        .map(|r| {
+            let padded: Vec<f32> = (0..padded_width).map(|c| value(r, c)).collect();
+            let mut row = vec![0.0; out.width];
+            kernels.horizontal(&padded, &mut row, 0..out.width);
+            row
+        })
+        .collect();
+    let mut dst = Image::<f32>::zeros(out.width, out.height).unwrap();
+    for y in 0..out.height {
+        let window: Vec<&[f32]> = filtered[y * sy..].iter().map(Vec::as_slice).collect();
+        let row = &mut dst.data_mut()[y * out.width..(y + 1) * out.width];
+        kernels.vertical(&window, &mut [row], 0..out.width);
+    }
+    dst
+}
+
+#[test]
+fn horizontal_first_gives_the_bits_of_its_definition() {
+    // Whatever the driver takes from the image row, from an edge's scratch row
+    // or from the ring, each output must come out of the same sums as when every
+    // padded row is built in full.
+    let mut rng = Rng(17);
+    let (mut first, mut kept) = (0, 0);
+    for case in 0..400 {
+        let (kh, kw) = (1 + rng.below(16), 2 + rng.below(15));
+        let col: Vec<f64> = (0..kh).map(|_| rng.unit()).collect();
+        let row: Vec<f64> = (0..kw).map(|_| rng.unit()).collect();
+        let mode = random_mode(&mut rng, 9);
+        // Now and then a dilation too wide for the edges' scratch rows (the
+        // vertical pass then stays first).
+        let dx = if case % 10 == 0 {
+            300
+        } else {
+            1 + rng.below(3)
+        };
+        let spec = ConvSpec::new(Kernel::outer(&col, &row).unwrap())
+            .stride_yx(1 + rng.below(3), 1 + rng.below(3))
+            .dilation_yx(1 + rng.below(2), dx)
+            .mode(mode)
+            .border(BORDERS[case % BORDERS.len()])
+            .strategy(Strategy::Separable)
+            .threads(1 + rng.below(3));
+        // Images narrower and wider than the kernel, several bands tall.
+        let (w, h) = (1 + rng.below(70), 1 + rng.below(40));
+        let Ok(out) = spec.output_shape(crate::Shape::new(h, w)) else {
+            continue;
+        };
+        let plan = Plan::new(&spec).unwrap();
+        let src = image::<f32>(&mut rng, w, h);
+        let kernels = Offering::<f32>::horizontal_first(&plan);
+        let mut got = Image::<f32>::zeros(out.width, out.height).unwrap();
+        // Bands of a few rows each, so that every band starts its own ring.
+        execute_with_threads(
+            &plan,
+            &kernels,
+            &src.view(),
+            &mut got.view_mut(),
+            plan.threads,
+        )
+        .unwrap();
+        let expected = if runs_horizontal_first(&plan) {
+            first += 1;
+            horizontal_first_by_definition(&plan, &src, out)
+        } else {
+            kept += 1;
+            run_with(&plan, &GenericKernels::new(&plan), &src, out)
+        };
+        assert!(
+            expected.data() == got.data(),
+            "horizontal first differs from its definition\n{plan}\n{w}x{h}"
+        );
+        let calls = kernels
+            .horizontal_calls
+            .load(std::sync::atomic::Ordering::Relaxed);
+        if runs_horizontal_first(&plan) {
+            // Each padded row once per band at most (edges and interior apart).
+            let rows = (out.height - 1) * plan.stride.y + plan.window_rows();
+            assert!(
+                calls <= 3 * rows * plan.threads.unwrap_or(1),
+                "{calls} calls"
+            );
+        }
+    }
+    assert!(
+        first > 180 && kept > 40,
+        "{first} horizontal first, {kept} kept"
+    );
+}
+
+#[test]
+fn horizontal_first_only_where_it_reads_every_row_and_the_ring_fits() {
+    let plan = |kh: usize, sy: usize, dy: usize| {
+        let col: Vec<f64> = (1..=kh).map(|i| i as f64).collect();
+        let row: Vec<f64> = (1..=15).map(|i| 1.0 / i as f64).collect();
+        let spec = ConvSpec::new(Kernel::outer(&col, &row).unwrap())
+            .strategy(Strategy::Separable)
+            .stride_yx(sy, 1)
+            .dilation_yx(dy, 1);
+        Plan::new(&spec).unwrap()
+    };
+    assert!(runs_horizontal_first(&plan(15, 1, 1)));
+    assert!(runs_horizontal_first(&plan(15, 1, 3)));
+    // Rows j + 5 * m (j < 4, m < 3): rows 4 and 9 of the window unread.
+    let gaps = plan(3, 1, 5);
+    assert_eq!((gaps.rows_per_call, gaps.window_rows()), (4, 14));
+    assert!(!runs_horizontal_first(&gaps));
+    // 15 rows 5 apart, four per call: a window of 74 rows.
+    assert!(plan(15, 1, 5).window_rows() > 64);
+    assert!(!runs_horizontal_first(&plan(15, 1, 5)));
+    let g15 = plan(15, 1, 1);
+    let fits = |h: usize, w: usize| {
+        let geom = g15.geometry(crate::Shape::new(h, w)).unwrap();
+        HorizontalFirst::new::<f32>(&g15, &geom).is_some()
+    };
+    assert!(fits(4096, 4096) && fits(1, 1));
+    // 18 ring rows of 2^22 f32 columns: 288 MiB.
+    assert!(!fits(20, 1 << 22));
 }
 
 #[test]

@@ -1,0 +1,263 @@
+//! Separable plans, horizontal pass first (for backends that ask for it:
+//! [`RowKernels::horizontal_first`](super::RowKernels::horizontal_first)).
+//!
+//! The horizontal pass runs once over every padded input row a band needs, into
+//! a ring of rows; the vertical pass of each call then reads its window from the
+//! ring and writes the output rows. Against the vertical pass first, the tall
+//! window is read from rows the driver lays out, never from the image: image
+//! rows whose pitch is a multiple of 4 KiB (a 1024- or 4096-wide `f32` image)
+//! all fall in the same L1 sets, and the 18 rows a 15-tap vertical pass of four
+//! output rows reads then evict each other on every vector (the JIT's gaussian
+//! 15x15 at 4096x4096: 20.6-21.1 ms reading the image, 18.9-19.7 with a pitch of
+//! 4100). The horizontal pass reads the image row in place over its interior
+//! and through a short padded scratch row over each edge.
+//!
+//! The ring's rows are laid out a few cache lines off a multiple of 4 KiB, so
+//! that a window of them spreads over the sets. Row `p` of padded input lives in
+//! slot `p % slots`, with as many slots as a call's window has rows: a window's
+//! rows never share a slot, and rows it shares with the previous call's window
+//! are reused.
+//!
+//! The values differ from those of the vertical pass first in rounding only
+//! (both sum the same products, within DESIGN.md's bound); they are the same for
+//! every thread count, since every ring row is computed the same way in every
+//! band.
+
+use std::ops::Range;
+
+use crate::border::Source;
+use crate::element::Element;
+use crate::exec::{Driver, RowKernels};
+use crate::plan::{Geometry, Method, Plan};
+
+/// Widest horizontal kernel span, in padded columns, the driver runs
+/// horizontal-first: each edge's scratch row holds about that many columns.
+const MAX_EDGE_SPAN: usize = 256;
+
+/// Most rows in a call's window (and in the ring) for the horizontal pass first.
+const MAX_RING_ROWS: usize = 64;
+
+/// Most bytes of ring a band may allocate: a wider image keeps the vertical
+/// pass first, whose temporary rows are only a call's output rows.
+const MAX_RING_BYTES: usize = 256 << 20;
+
+/// Whether the driver runs `plan` horizontal pass first when its backend asks
+/// ([`RowKernels::horizontal_first`]): a separable plan whose horizontal kernel
+/// spans at most 256 padded columns (a larger dilation keeps the vertical pass
+/// first, whose padded rows cost nothing extra at the edges), whose call
+/// window spans at most 64 rows and reads every one of them (the horizontal
+/// pass runs over every row of the window: a vertical dilation that skips
+/// rows would filter rows nothing reads). The driver also keeps the vertical
+/// pass first for images so wide that the ring would pass 256 MiB.
+///
+/// ```
+/// use convc_core::{ConvSpec, Plan, exec, named};
+///
+/// let blur = ConvSpec::new(named::build("gaussian", &[], Some((15, 15)))?);
+/// assert!(exec::runs_horizontal_first(&Plan::new(&blur)?));
+/// let dense = ConvSpec::new(named::build("laplacian", &[], None)?);
+/// assert!(!exec::runs_horizontal_first(&Plan::new(&dense)?));
+/// # Ok::<(), convc_core::ConvError>(())
+/// ```
+pub fn runs_horizontal_first(plan: &Plan) -> bool {
+    let (dx, kw) = (plan.dilation.x, plan.kernel.width);
+    let (sy, dy, kh) = (plan.stride.y, plan.dilation.y, plan.kernel.height);
+    let span = plan.window_rows();
+    let every_row_read = || {
+        let mut read = [false; MAX_RING_ROWS];
+        for j in 0..plan.rows_per_call {
+            for m in 0..kh {
+                read[j * sy + m * dy] = true;
+            }
+        }
+        read[..span].iter().all(|&r| r)
+    };
+    matches!(plan.method, Method::Separable { .. })
+        && (kw - 1)
+            .checked_mul(dx)
+            .is_some_and(|reach| reach <= MAX_EDGE_SPAN)
+        && span <= MAX_RING_ROWS
+        && every_row_read()
+}
+
+/// Bytes a ring row is laid out past a multiple of 4 KiB: three cache lines, so
+/// that 21 consecutive rows fall in 63 different L1 sets.
+const RING_OFFSET_BYTES: usize = 192;
+
+/// The parts of the horizontal pass over one input row, fixed for an input shape.
+#[derive(Debug, Clone)]
+pub(crate) struct HorizontalFirst {
+    /// Output columns whose taps all read inside the input row.
+    interior: Range<usize>,
+    /// Padded columns the left and right edges read (their outputs: `0..interior.start`
+    /// and `interior.end..output width`); everything when there is no interior.
+    edges: [Range<usize>; 2],
+    /// Elements between two ring rows.
+    pitch: usize,
+    /// Padded columns the output columns read.
+    padded_width: usize,
+}
+
+impl HorizontalFirst {
+    /// The layout for `plan` over `geom`, `None` where the plan does not run
+    /// horizontal pass first ([`runs_horizontal_first`]).
+    pub(crate) fn new<T: Element>(plan: &Plan, geom: &Geometry) -> Option<HorizontalFirst> {
+        if !runs_horizontal_first(plan) {
+            return None;
+        }
+        let (sx, dx, kw) = (plan.stride.x, plan.dilation.x, plan.kernel.width);
+        let reach = (kw - 1) * dx;
+        let (ow, w, pl) = (geom.output.width, geom.input.width, plan.pads.left);
+        // Output x reads input columns x * sx - pl ..= x * sx + reach - pl.
+        let start = pl.div_ceil(sx).min(ow);
+        let end = (w + pl)
+            .checked_sub(reach + 1)
+            .map_or(0, |last| last / sx + 1)
+            .min(ow);
+        let padded_end = (ow - 1) * sx + reach + 1;
+        let (interior, edges) = if start < end {
+            let left = 0..if start == 0 {
+                0
+            } else {
+                (start - 1) * sx + reach + 1
+            };
+            let right = end * sx..if end == ow { end * sx } else { padded_end };
+            (start..end, [left, right])
+        } else {
+            (0..0, [0..padded_end, padded_end..padded_end])
+        };
+        let size = std::mem::size_of::<T>();
+        let pitch_bytes = (ow.checked_mul(size)?.checked_next_multiple_of(4096)?)
+            .checked_add(RING_OFFSET_BYTES)?;
+        if pitch_bytes.checked_mul(plan.window_rows())? > MAX_RING_BYTES {
+            return None;
+        }
+        let pitch = pitch_bytes.div_ceil(size);
+        Some(HorizontalFirst {
+            interior,
+            edges,
+            pitch,
+            padded_width: padded_end,
+        })
+    }
+
+    /// Output columns an edge computes, from its padded columns.
+    fn edge_outputs(&self, edge: usize, ow: usize) -> Range<usize> {
+        match (edge, self.interior.is_empty()) {
+            (0, true) => 0..ow,
+            (0, false) => 0..self.interior.start,
+            (_, true) => ow..ow,
+            (_, false) => self.interior.end..ow,
+        }
+    }
+}
+
+/// The ring of horizontally filtered rows of one band.
+pub(crate) struct Ring<T> {
+    data: Vec<T>,
+    /// The padded input row each slot holds.
+    holds: Vec<Option<usize>>,
+}
+
+impl<T> Default for Ring<T> {
+    fn default() -> Self {
+        Ring {
+            data: Vec::new(),
+            holds: Vec::new(),
+        }
+    }
+}
+
+impl<T: Element> Driver<'_, T> {
+    /// One call's output rows, horizontal pass first: the window's rows not yet
+    /// in the ring through the horizontal pass, then the vertical pass over the
+    /// ring's rows into `out`.
+    pub(crate) fn horizontal_first<K: RowKernels<T> + ?Sized>(
+        &self,
+        kernels: &K,
+        hf: &HorizontalFirst,
+        p0: usize,
+        out: &mut [&mut [T]],
+        ring: &mut Ring<T>,
+        pad: &mut Vec<T>,
+    ) {
+        let span = self.plan.window_rows();
+        let ow = self.geom.output.width;
+        if ring.holds.len() != span {
+            ring.holds = vec![None; span];
+            ring.data = vec![T::ZERO; span * hf.pitch];
+        }
+        for p in p0..p0 + span {
+            let slot = p % span;
+            if ring.holds[slot] != Some(p) {
+                let row = &mut ring.data[slot * hf.pitch..][..ow];
+                self.horizontal_row(kernels, hf, p, row, pad);
+                ring.holds[slot] = Some(p);
+            }
+        }
+        const STACK_WINDOW: usize = 64;
+        let row = |p: usize| &ring.data[(p % span) * hf.pitch..][..ow];
+        if span <= STACK_WINDOW {
+            let mut window: [&[T]; STACK_WINDOW] = [&[]; STACK_WINDOW];
+            for (slot, p) in window.iter_mut().zip(p0..p0 + span) {
+                *slot = row(p);
+            }
+            kernels.vertical(&window[..span], out, 0..ow);
+        } else {
+            let window: Vec<&[T]> = (p0..p0 + span).map(row).collect();
+            kernels.vertical(&window, out, 0..ow);
+        }
+    }
+
+    /// The horizontal pass over padded input row `p` into `dst` (output
+    /// columns): the interior straight from the input row, each edge from a
+    /// scratch row of its padded columns.
+    fn horizontal_row<K: RowKernels<T> + ?Sized>(
+        &self,
+        kernels: &K,
+        hf: &HorizontalFirst,
+        p: usize,
+        dst: &mut [T],
+        pad: &mut Vec<T>,
+    ) {
+        let r = p as isize - self.plan.pads.top as isize;
+        let (w, pl, sx) = (
+            self.geom.input.width,
+            self.plan.pads.left,
+            self.plan.stride.x,
+        );
+        let constant = T::from_f64(self.plan.border.constant());
+        let row = match self.plan.border.map(r, self.geom.input.height) {
+            Source::Index(i) => self.input.row(i),
+            Source::Constant => {
+                // A row of the border constant: every output from a constant row.
+                pad.clear();
+                pad.resize(hf.padded_width, constant);
+                let ow = dst.len();
+                kernels.horizontal(pad, dst, 0..ow);
+                return;
+            }
+        };
+        let xs = hf.interior.clone();
+        if !xs.is_empty() {
+            let from = xs.start * sx - pl;
+            kernels.horizontal(&row[from..], &mut dst[xs.clone()], 0..xs.len());
+        }
+        let ow = dst.len();
+        for (e, cols) in hf.edges.iter().enumerate() {
+            let outs = hf.edge_outputs(e, ow);
+            if outs.is_empty() {
+                continue;
+            }
+            pad.clear();
+            pad.extend(cols.clone().map(
+                |c| match self.plan.border.map(c as isize - pl as isize, w) {
+                    Source::Index(i) => row[i],
+                    Source::Constant => constant,
+                },
+            ));
+            let n = outs.len();
+            kernels.horizontal(pad, &mut dst[outs], 0..n);
+        }
+    }
+}
