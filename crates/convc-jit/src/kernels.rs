@@ -194,6 +194,12 @@ impl<T: Element> RowKernels<T> for Kernels<'_, T> {
         let plan = &self.code.plan;
         (plan.input.is_none() && !plan.is_heavy()).then_some(SEPARABLE_STRIP)
     }
+
+    /// Heavy separable plans ([`crate::lower::horizontal_first`]); their
+    /// passes' prefetches were chosen for that order (clif.rs).
+    fn horizontal_first(&self) -> bool {
+        crate::lower::horizontal_first(&self.code.plan)
+    }
 }
 
 /// Cache lines per row the prefetch helper asks for at each call: one period
