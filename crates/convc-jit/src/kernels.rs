@@ -187,16 +187,17 @@ impl<T: Element> RowKernels<T> for Kernels<'_, T> {
         self.code.plan.input.is_none().then_some(4)
     }
 
-    /// Light separable plans run strip by strip (their memory traffic then
-    /// interleaves reads and writes more finely); heavy ones, bound by their
-    /// arithmetic, and fixed shapes, compiled for whole rows, do not.
+    /// Light separable plans the driver runs vertical pass first run strip by
+    /// strip (their memory traffic then interleaves reads and writes more
+    /// finely); heavy ones, bound by their arithmetic, and fixed shapes,
+    /// compiled for whole rows, do not.
     fn separable_strip(&self) -> Option<usize> {
         let plan = &self.code.plan;
         (plan.input.is_none() && !plan.is_heavy()).then_some(SEPARABLE_STRIP)
     }
 
-    /// Heavy separable plans ([`crate::lower::horizontal_first`]); their
-    /// passes' prefetches were chosen for that order (clif.rs).
+    /// Separable plans of any input shape ([`crate::lower::horizontal_first`]);
+    /// their passes' prefetches were chosen for that order (clif.rs).
     fn horizontal_first(&self) -> bool {
         crate::lower::horizontal_first(&self.code.plan)
     }

@@ -165,14 +165,16 @@ fn scale(st: &Stencil) -> Option<f64> {
 }
 
 /// Whether the JIT asks the driver to run `plan` horizontal pass first
-/// ([`convc_core::exec::RowKernels::horizontal_first`]): heavy separable plans
-/// (gaussian 15x15 at 4096x4096 in `convc bench`: 20.6-20.8 -> 18.6-18.7 ms),
-/// whose 15-row vertical windows of image rows 16 KiB apart otherwise thrash
-/// the L1 sets.
+/// ([`convc_core::exec::RowKernels::horizontal_first`]): separable plans, whose
+/// vertical windows of image rows 16 KiB apart at width 4096 otherwise thrash
+/// the L1 sets. `convc bench` at 4096x4096: gaussian 15x15 20.6-20.8 -> 18.6-18.7
+/// ms on an Intel Xeon; on an AMD EPYC (Zen 4, 8-way L1), where light plans gain
+/// too, gaussian 5x5 14.0-15.4 -> 11.0-11.4 ms (13.0-13.1 -> 13.4-13.5 on the
+/// Xeon, within its noise).
 /// Not code compiled for one input shape: its horizontal pass covers every
 /// output column at once, not an edge or the interior alone.
 pub(crate) fn horizontal_first(plan: &Plan) -> bool {
-    plan.input.is_none() && plan.is_heavy() && convc_core::exec::runs_horizontal_first(plan)
+    plan.input.is_none() && convc_core::exec::runs_horizontal_first(plan)
 }
 
 /// Lowers `plan` into the row functions to generate.
