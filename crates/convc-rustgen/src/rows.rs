@@ -205,7 +205,7 @@ impl Rows<'_> {
             dx,
             left,
             fixed: self.fixed.as_ref().map(|f| f.cols(kind)),
-            streams: kind == Kind::Direct,
+            streams: kind == Kind::Direct || (kind == Kind::Vertical && self.fixed.is_none()),
         }
     }
 
@@ -485,10 +485,18 @@ impl Pass<'_> {
                 Self::#name(simd, #(#outs,)* #(#rows,)* #cols);
             }
         };
-        // Light passes that stream run rows aligned differently (widths that are
-        // not a multiple of a vector) one at a time, each streaming on its own:
-        // memory traffic, not the loads the rows of a call share, is their cost.
-        let wide_ok = if self.streams && self.outputs > 1 && self.vectors() == 1 && self.sx == 1 {
+        // Light direct passes that stream run rows aligned differently (widths
+        // that are not a multiple of a vector) one at a time, each streaming on
+        // its own: memory traffic, not the loads the rows of a call share, is
+        // their cost. Not vertical passes: one row at a time they sum in another
+        // order (the rows form shares a multiply-add across rows), and an
+        // output's values must not depend on its rows' alignment.
+        let wide_ok = if self.streams
+            && self.kind == Kind::Direct
+            && self.outputs > 1
+            && self.vectors() == 1
+            && self.sx == 1
+        {
             quote! {
                 S::WIDE && {
                     let h = simd.stream_head(&#out[0]);

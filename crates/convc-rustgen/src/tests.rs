@@ -224,6 +224,33 @@ fn gaussian_5x5_is_a_vertical_pass_then_a_horizontal_pass() {
 }
 
 #[test]
+fn vertical_passes_of_free_shapes_stream_and_horizontal_passes_never() {
+    // The driver runs free-shape separable plans horizontal pass first: the
+    // vertical pass writes the output rows and may stream them.
+    let s = spec("gaussian", Some((5, 5)));
+    let a = audit(&s);
+    for f in ["vertical_cols_stream", "vertical_col_stream"] {
+        assert!(a.fns.contains(&f.to_string()), "{f}: {a:?}");
+    }
+    assert!(
+        !a.fns
+            .iter()
+            .any(|f| f.starts_with("horizontal") && f.ends_with("_stream")),
+        "{a:?}"
+    );
+    // Its rows form sums in another order than one row at a time, so rows
+    // aligned differently stay in the rows form (storing plainly).
+    let v = function_text(&s, "vertical");
+    assert!(!v.contains("stream_head"), "{v}");
+    // A fixed shape runs vertical pass first into temporary rows: no streaming.
+    let fixed = audit(&s.clone().input_shape(64, 64));
+    assert!(
+        !fixed.fns.iter().any(|f| f.ends_with("_stream")),
+        "{fixed:?}"
+    );
+}
+
+#[test]
 fn rows_per_call_sets_the_outputs_of_the_wide_form() {
     let count = |s: &ConvSpec, f: &str, prefix: &str| {
         let t = function_text(s, f);

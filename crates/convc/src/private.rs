@@ -220,13 +220,15 @@ impl<T: Element> Compiled<T> {
     }
 }
 
-/// `rows` set up for one call: streaming stores for large outputs, strips and
-/// edges through the generated loops unless the input shape is fixed (the loops
-/// then cover whole rows with constant bounds).
+/// `rows` set up for one call: streaming stores for large outputs; strips, the
+/// horizontal pass first and edges through the generated loops unless the input
+/// shape is fixed (the loops then cover whole rows with constant bounds).
 fn configured<T: Element>(rows: Rows<T>, plan: &Plan, output: &ImageViewMut<'_, T>) -> Rows<T> {
+    let dynamic = plan.input.is_none();
     rows.streaming(streams(plan, output))
         .strips(strip(plan))
-        .edges(plan.input.is_none())
+        .horizontal_first(dynamic)
+        .edges(dynamic)
 }
 
 /// Output columns per strip of the separable passes: the temporary columns a
@@ -255,7 +257,8 @@ pub const STREAM_MIN_BYTES: usize = 8 << 20;
 /// 16.6 ms). Separable plans do not stream: their horizontal pass, streamed in
 /// strips or whole rows, ran gaussian 5x5 14 -> 19 ms and 15x15 20 -> 26 ms.
 fn streams<T: Element>(plan: &Plan, output: &ImageViewMut<'_, T>) -> bool {
-    matches!(plan.method, Method::Direct(_))
+    (matches!(plan.method, Method::Direct(_))
+        || (plan.input.is_none() && convc_core::exec::runs_horizontal_first(plan)))
         && output.height() * output.width() * std::mem::size_of::<T>() >= STREAM_MIN_BYTES
 }
 
@@ -350,6 +353,9 @@ pub mod dispatch {
         stream: bool,
         /// Separable plans' output columns per strip ([`Rows::strips`]).
         strip: Option<usize>,
+        /// Whether separable plans run the horizontal pass first
+        /// ([`Rows::horizontal_first`]).
+        horizontal_first: bool,
         /// Whether the driver runs the edges of direct plans through these
         /// loops ([`Rows::edges`]).
         edges: bool,
@@ -386,6 +392,24 @@ pub mod dispatch {
             Rows { strip, ..self }
         }
 
+        /// The same loops, run by the driver horizontal pass first for separable
+        /// plans when `on` ([`RowKernels::horizontal_first`]; the driver keeps
+        /// [`Rows::strips`] for the plans it runs vertical pass first). The
+        /// vertical pass then reads its window from the driver's ring of
+        /// filtered rows, laid out so that its rows never share L1 sets, instead
+        /// of from image rows 16 KiB apart at width 4096, which evict each other
+        /// from an 8-way L1. On an AMD EPYC (Zen 4) at 4096 x 4096, gaussian 5x5
+        /// 14.2-14.9 -> 10.5-10.7 ms and 15x15 31.9-32.5 -> 15.8-16.1; at 4099
+        /// 12.2-12.6 -> 11.0-12.7 and 21.1-21.6 -> 17.1-18.8. (On the Intel
+        /// Xeon of December 2026, with its 12-way L1, gaussian 15x15 ran 15.1 ->
+        /// 19.4 ms instead: docs/performance.md.)
+        pub fn horizontal_first(self, on: bool) -> Self {
+            Rows {
+                horizontal_first: on,
+                ..self
+            }
+        }
+
         /// The same loops, run by the driver also over the padded edge columns
         /// of direct plans when `on` (loops for any columns; not those of a
         /// fixed input shape).
@@ -415,6 +439,7 @@ pub mod dispatch {
                 kind: Kind::Direct(f),
                 stream: false,
                 strip: None,
+                horizontal_first: false,
                 edges: false,
             })
         }
@@ -434,6 +459,7 @@ pub mod dispatch {
                 kind: Kind::Separable(v, h),
                 stream: false,
                 strip: None,
+                horizontal_first: false,
                 edges: false,
             })
         }
@@ -456,7 +482,7 @@ pub mod dispatch {
             match self.kind {
                 // SAFETY: as in `direct`: `Rows::separable` checked the features.
                 // The temporary rows are read back at once: never streamed.
-                Kind::Separable(v, _) => unsafe { v(window, tmp, cols, false) },
+                Kind::Separable(v, _) => unsafe { v(window, tmp, cols, self.stream) },
                 Kind::Direct(_) => unreachable!("the driver runs direct plans in one pass"),
             }
         }
@@ -489,6 +515,10 @@ pub mod dispatch {
 
         fn separable_strip(&self) -> Option<usize> {
             self.strip
+        }
+
+        fn horizontal_first(&self) -> bool {
+            self.horizontal_first
         }
 
         fn band_done(&self) {

@@ -311,6 +311,33 @@ fn large_outputs_of_heavy_direct_plans_stream_the_same_values() {
 }
 
 #[test]
+fn large_outputs_of_separable_plans_stream_the_same_values() {
+    // The horizontal pass first: the vertical pass writes the output rows,
+    // streaming them like a direct pass (light: rows one at a time where they
+    // are aligned differently; heavy: blocks joined across rows).
+    let light = conv!(gaussian(sigma = 1), 5x5, border = reflect);
+    let heavy = conv!(gaussian(sigma = 3), 15x15, border = wrap);
+    let heavy64 = conv!(gaussian(sigma = 2), 13x13, dtype = f64, border = replicate);
+    for spec in [light.spec(), heavy.spec(), heavy64.spec()] {
+        let plan = convc::Plan::new(spec).unwrap();
+        assert!(convc::exec::runs_horizontal_first(&plan), "{plan}");
+    }
+    let aligned = [(2048 + 16, 3), (2048 + 32, 0), (2048 + 5, 1)];
+    for_each_streaming_layout(&light, &aligned);
+    for_each_streaming_layout(&heavy, &aligned);
+    check_streaming(&heavy64);
+    check_streaming_layouts(&heavy64, 70, &[(73, 0), (72, 3)]);
+}
+
+/// [`check_streaming`], then rows of 2048 columns into `aligned` layouts and
+/// rows of 130 columns (a few vectors and a tail) into odd ones.
+fn for_each_streaming_layout<C: Convolution>(c: &C, aligned: &[(usize, usize)]) {
+    check_streaming(c);
+    check_streaming_layouts(c, 2048, aligned);
+    check_streaming_layouts(c, 130, &[(133, 0), (160, 5), (131, 2)]);
+}
+
+#[test]
 fn tall_separable_passes_run_blocks_too() {
     // 27 vertical taps: a heavy vertical pass, 4 rows per call, blocks of 2
     // vectors (rows of 150 columns hold nine blocks of AVX2, four of AVX-512).
@@ -329,30 +356,61 @@ fn tall_separable_passes_run_blocks_too() {
 }
 
 #[test]
-fn wide_separable_plans_run_in_strips_and_agree_with_the_reference() {
+fn wide_separable_plans_agree_with_the_reference_horizontal_pass_first_and_in_strips() {
     // Rows several strips wide (`SEPARABLE_STRIP` output columns each), with
     // borders whose padding copies columns from the far side or the near edge.
     const { assert!(700 > 2 * convc::__private::SEPARABLE_STRIP) };
+    let runs_horizontal_first =
+        |spec: &ConvSpec| convc::exec::runs_horizontal_first(&convc::Plan::new(spec).unwrap());
+    // The horizontal pass first: over the image row in place and each edge.
+    let wrap = named("gaussian(sigma = 1.2)", Some((5, 5))).border(Border::Wrap);
+    assert!(runs_horizontal_first(&wrap));
     check(
         &conv!(gaussian(sigma = 1.2), 5x5, border = wrap),
-        &named("gaussian(sigma = 1.2)", Some((5, 5))).border(Border::Wrap),
+        &wrap,
         700,
         9,
     );
+    let strided = named("binomial", Some((5, 5)))
+        .stride_yx(1, 2)
+        .dilation_yx(1, 3)
+        .border(Border::Reflect);
+    assert!(runs_horizontal_first(&strided));
     check(
         &conv!(
             binomial,
-            3x3,
+            5x5,
             stride = (1, 2),
             dilation = (1, 3),
             border = reflect
         ),
-        &named("binomial", Some((3, 3)))
-            .stride_yx(1, 2)
-            .dilation_yx(1, 3)
-            .border(Border::Reflect),
+        &strided,
         1100,
         7,
+    );
+    // Windows with rows no output of a call reads (a dilation in y past the
+    // rows per call): vertical pass first, in strips.
+    let gapped = named("binomial", Some((5, 5)))
+        .stride_yx(1, 2)
+        .dilation_yx(5, 3)
+        .border(Border::Reflect);
+    let plan = convc::Plan::new(&gapped).unwrap();
+    assert!(
+        matches!(plan.method, convc::plan::Method::Separable { .. }) && plan.rows_per_call == 4,
+        "{plan}"
+    );
+    assert!(!runs_horizontal_first(&gapped));
+    check(
+        &conv!(
+            binomial,
+            5x5,
+            stride = (1, 2),
+            dilation = (5, 3),
+            border = reflect
+        ),
+        &gapped,
+        1100,
+        31,
     );
 }
 
