@@ -254,8 +254,15 @@ pub const STREAM_MIN_BYTES: usize = 8 << 20;
 /// them. Writing them without reading them first saves a third of the memory
 /// traffic (a 4096 x 4096 `f32` copy on an Intel Xeon: 8.8 ms with plain
 /// stores, 6.2 with streaming ones; sobel 11.0 -> 8.7 ms, dense 7x7 19.2 ->
-/// 16.6 ms). Separable plans do not stream: their horizontal pass, streamed in
-/// strips or whole rows, ran gaussian 5x5 14 -> 19 ms and 15x15 20 -> 26 ms.
+/// 16.6 ms). Separable plans stream where the driver runs their horizontal
+/// pass first ([`Rows::horizontal_first`]): the vertical pass then writes the
+/// output rows (on an AMD EPYC, Zen 4, medians of five alternating runs at
+/// 4096 x 4096: gaussian 5x5 12.9 -> 12.1 ms, 15x15 20.5 -> 18.1). Their
+/// horizontal pass never streams: run second, streamed in strips or whole rows,
+/// it ran gaussian 5x5 14 -> 19 ms and 15x15 20 -> 26 ms on the Xeon. (Where
+/// the driver falls back to the vertical pass first, for a ring of filtered
+/// rows over 256 MiB, the vertical pass streams into its temporary rows: the
+/// same values, read back by the same thread.)
 fn streams<T: Element>(plan: &Plan, output: &ImageViewMut<'_, T>) -> bool {
     (matches!(plan.method, Method::Direct(_))
         || (plan.input.is_none() && convc_core::exec::runs_horizontal_first(plan)))
