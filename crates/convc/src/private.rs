@@ -488,7 +488,8 @@ pub mod dispatch {
         fn vertical(&self, window: &[&[T]], tmp: &mut [&mut [T]], cols: Range<usize>) {
             match self.kind {
                 // SAFETY: as in `direct`: `Rows::separable` checked the features.
-                // The temporary rows are read back at once: never streamed.
+                // `self.stream` is set for separable plans only where the driver
+                // runs the horizontal pass first, `tmp` then being output rows.
                 Kind::Separable(v, _) => unsafe { v(window, tmp, cols, self.stream) },
                 Kind::Direct(_) => unreachable!("the driver runs direct plans in one pass"),
             }

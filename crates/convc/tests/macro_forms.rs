@@ -313,8 +313,8 @@ fn large_outputs_of_heavy_direct_plans_stream_the_same_values() {
 #[test]
 fn large_outputs_of_separable_plans_stream_the_same_values() {
     // The horizontal pass first: the vertical pass writes the output rows,
-    // streaming them like a direct pass (light: rows one at a time where they
-    // are aligned differently; heavy: blocks joined across rows).
+    // streaming them like a direct pass where a call's rows are aligned alike
+    // (heavy passes also where they are not: blocks joined across rows).
     let light = conv!(gaussian(sigma = 1), 5x5, border = reflect);
     let heavy = conv!(gaussian(sigma = 3), 15x15, border = wrap);
     let heavy64 = conv!(gaussian(sigma = 2), 13x13, dtype = f64, border = replicate);
