@@ -371,10 +371,14 @@ fn wide_separable_plans_agree_with_the_reference_horizontal_pass_first_and_in_st
         700,
         9,
     );
-    let strided = named("binomial", Some((5, 5)))
-        .stride_yx(1, 2)
-        .dilation_yx(1, 3)
-        .border(Border::Reflect);
+    // Binomial 5x5, a column stride of 2, columns 3 apart and rows `dy` apart.
+    let binomial = |dy: usize| {
+        named("binomial", Some((5, 5)))
+            .stride_yx(1, 2)
+            .dilation_yx(dy, 3)
+            .border(Border::Reflect)
+    };
+    let strided = binomial(1);
     assert!(runs_horizontal_first(&strided));
     check(
         &conv!(
@@ -390,10 +394,7 @@ fn wide_separable_plans_agree_with_the_reference_horizontal_pass_first_and_in_st
     );
     // Windows with rows no output of a call reads (a dilation in y past the
     // rows per call): vertical pass first, in strips.
-    let gapped = named("binomial", Some((5, 5)))
-        .stride_yx(1, 2)
-        .dilation_yx(5, 3)
-        .border(Border::Reflect);
+    let gapped = binomial(5);
     let plan = convc::Plan::new(&gapped).unwrap();
     assert!(
         matches!(plan.method, convc::plan::Method::Separable { .. }) && plan.rows_per_call == 4,
