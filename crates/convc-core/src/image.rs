@@ -192,6 +192,12 @@ impl<'a, T: Element> ImageViewMut<'a, T> {
 }
 
 /// An owned, tightly packed image.
+///
+/// On Linux, the buffers of 4 MiB and more that [`Image::zeros`] and
+/// [`Image::from_fn`] allocate ask the kernel for transparent huge pages before
+/// their first write, as numpy does for its arrays: a filter walking several rows of
+/// a large image then misses the TLB far less often. [`Image::from_vec`] keeps the
+/// caller's buffer as it is.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Image<T> {
     data: Vec<T>,
@@ -207,7 +213,7 @@ impl<T: Element> Image<T> {
             .ok_or_else(|| overflow("image size"))?;
         required_len("output", len, width, height, width)?;
         Ok(Image {
-            data: vec![T::ZERO; len],
+            data: crate::pages::zeroed(len),
             width,
             height,
         })

@@ -16,7 +16,7 @@
 //! assert_eq!(dst.data()[16 * 32 + 16], 8.0); // correlate: +gradient to the right
 //! # Ok::<(), convc_core::ConvError>(())
 //! ```
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod accuracy;
@@ -28,6 +28,7 @@ pub mod exec;
 mod image;
 mod kernel;
 pub mod named;
+mod pages;
 pub mod parse;
 pub mod plan;
 mod spec;

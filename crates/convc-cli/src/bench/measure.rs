@@ -35,12 +35,13 @@ pub struct Floor {
 }
 
 impl Floor {
-    /// A floor for inputs of `len` elements.
-    pub fn new(len: usize) -> Floor {
-        Floor {
-            dst: vec![0.0; len],
+    /// A floor for inputs of `len` elements, copied into a buffer allocated as
+    /// images are (so on huge pages where images get them).
+    pub fn new(len: usize) -> convc::Result<Floor> {
+        Ok(Floor {
+            dst: convc::Image::<f32>::zeros(len, 1)?.into_vec(),
             samples: Vec::new(),
-        }
+        })
     }
 
     /// Times one batch: a warm-up copy, then `reps` timed copies of `src`.
@@ -99,7 +100,7 @@ mod tests {
     #[test]
     fn the_floor_copies_and_accumulates_batches() {
         let src: Vec<f32> = (0..1000).map(|i| i as f32).collect();
-        let mut f = Floor::new(src.len());
+        let mut f = Floor::new(src.len()).unwrap();
         f.sample(&src, 3);
         f.sample(&src, 2);
         assert_eq!(f.count(), 5);

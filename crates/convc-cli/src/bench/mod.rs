@@ -112,7 +112,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
 
     let input = workloads::input_image(n)?;
     let view = input.view();
-    let mut floor = Floor::new(input.data().len());
+    let mut floor = Floor::new(input.data().len())?;
     floor.sample(input.data(), args.reps);
     let mut measured: Vec<(usize, String, f64)> = Vec::new();
     let mut failures = Vec::new();

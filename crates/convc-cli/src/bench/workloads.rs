@@ -76,10 +76,10 @@ pub fn workloads(threads: usize) -> Result<Vec<Workload>> {
 /// The `n` x `n` input: uniform pseudo-random values in [0, 1), fixed seed.
 pub fn input_image(n: usize) -> Result<Image<f32>> {
     let mut rng = SplitMix64::new(INPUT_SEED);
-    let data = (0..n * n)
-        .map(|_| ((rng.next_signed() + 1.0) * 0.5) as f32)
-        .collect();
-    Ok(Image::from_vec(data, n, n)?)
+    // from_fn fills row by row, the order the values were always drawn in.
+    Ok(Image::from_fn(n, n, |_, _| {
+        ((rng.next_signed() + 1.0) * 0.5) as f32
+    })?)
 }
 
 #[cfg(test)]
