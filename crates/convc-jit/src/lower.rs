@@ -269,9 +269,9 @@ mod tests {
         let l = lower(&plan(&spec)).unwrap();
         assert!(l.horizontal.is_none() && l.vertical.is_none());
         let d = l.direct.unwrap();
-        // Four output rows per call (six taps), each reaching 2 * 2 rows down.
-        assert_eq!((d.out_rows, d.row_step), (4, 1));
-        assert_eq!(d.in_rows, 3 + 5);
+        // Two output rows per call (six taps, light), each reaching 2 * 2 rows down.
+        assert_eq!((d.out_rows, d.row_step), (2, 1));
+        assert_eq!(d.in_rows, 1 + 5);
         assert_eq!(d.terms.len(), 2);
         assert_eq!(d.terms[0].coeff, None);
         assert_eq!(d.terms[1].coeff, Some(2.0));
@@ -279,7 +279,7 @@ mod tests {
         assert_eq!(d.terms[1].plus, vec![LTap { row: 2, col: 6 }]);
         assert_eq!(d.terms[1].minus, vec![LTap { row: 2, col: 0 }]);
         assert_eq!(d.col_span(), (0, 6));
-        assert_eq!(d.max_row(), Some(3 + 4));
+        assert_eq!(d.max_row(), Some(1 + 4));
         assert_eq!(d.left, 3);
         assert_eq!(d.cols, None);
     }

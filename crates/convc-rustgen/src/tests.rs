@@ -131,18 +131,19 @@ fn sobel_has_no_multiplication_by_zero_or_one_and_no_coefficient_array() {
         "{a:?}"
     );
     // The plan's one multiply, 2 * (x[1,2] - x[1,0]), once per output row of the
-    // four-row form and once in the one-row form, in the plain step and in the
+    // two-row form and once in the one-row form, in the plain step and in the
     // streaming one.
-    assert_eq!(a.multiplies, vec![2.0; 10], "{a:?}");
+    assert_eq!(a.multiplies, vec![2.0; 6], "{a:?}");
     assert_eq!(a.literal_arrays, 0, "{a:?}");
     assert!(a.impls.contains(&"DirectRows".to_string()), "{a:?}");
-    // Four output rows from a window of six input rows; one sub-slice of the
+    // Two output rows from a window of four input rows; one sub-slice of the
     // row's interior length per (input row, column offset), read at `i`.
     let rows = function_text(&s, "direct_rows");
-    for o in ["o0", "o1", "o2", "o3"] {
+    for o in ["o0", "o1"] {
         assert!(rows.contains(&format!("{o} : & mut [f32]")), "{rows}");
     }
-    for t in 0..6 {
+    assert!(!rows.contains("o2 :"), "{rows}");
+    for t in 0..4 {
         for (c, start) in [(0, "b".to_string()), (2, "b + 2".to_string())] {
             let want = format!("let s{t}_{c} = & r{t} [{start} ..] [.. n] ;");
             assert!(rows.contains(&want), "`{want}` missing from {rows}");
@@ -152,15 +153,15 @@ fn sobel_has_no_multiplication_by_zero_or_one_and_no_coefficient_array() {
         !rows.contains("s0_1") && !rows.contains("s1_1"),
         "zero taps are absent"
     );
-    // Each input vector is loaded once for the four output rows that read it.
+    // Each input vector is loaded once for the two output rows that read it.
     let cols = function_text(&s, "direct_cols");
     assert_eq!(cols.matches("simd . load (s2_2 , i)").count(), 1, "{cols}");
     assert_eq!(
         cols.matches("x2_2").count(),
-        4,
-        "declared once, read by three rows: {cols}"
+        3,
+        "declared once, read by both rows: {cols}"
     );
-    assert_eq!(cols.matches("simd . store").count(), 4, "{cols}");
+    assert_eq!(cols.matches("simd . store").count(), 2, "{cols}");
 }
 
 #[test]
@@ -168,10 +169,10 @@ fn a_literal_with_a_divisor_applies_the_scale_once() {
     let a = audit(&spec("[[1, 2, 1], [2, 4, 2], [1, 2, 1]] / 16", None));
     // Direct (a 3x3 split would not save taps): the corners added, the edges times
     // 2, the centre times 4, and 1/16 once at the end, for each output row of the
-    // four-row form and the one-row form.
+    // two-row form and the one-row form.
     let mut want = Vec::new();
     // (Plain and streaming steps.)
-    for _ in 0..10 {
+    for _ in 0..6 {
         want.extend([2.0, 4.0, 0.0625]);
     }
     let mut got = a.multiplies.clone();
@@ -218,7 +219,7 @@ fn gaussian_5x5_is_a_vertical_pass_then_a_horizontal_pass() {
     assert!(text.contains("simd . prefetch (o0 , at + 96) ;"), "{text}");
     let direct = quote_items(&spec("sobel_x", None));
     assert!(
-        direct.contains("simd . prefetch (s5_0 , at + 256) ;"),
+        direct.contains("simd . prefetch (s3_0 , at + 256) ;"),
         "{direct}"
     );
 }
@@ -258,11 +259,11 @@ fn rows_per_call_sets_the_outputs_of_the_wide_form() {
             .filter(|k| t.contains(&format!("{prefix}{k} :")))
             .count()
     };
-    // 4 rows per call (light stencil): four outputs, window of kh + 3 rows.
+    // 2 rows per call (light stencil): two outputs, window of kh + 1 rows.
     let sobel = spec("sobel_x", Some((3, 3)));
-    assert_eq!(Plan::new(&sobel).unwrap().rows_per_call, 4);
-    assert_eq!(count(&sobel, "direct_rows", "o"), 4);
-    assert_eq!(count(&sobel, "direct_rows", "r"), 6);
+    assert_eq!(Plan::new(&sobel).unwrap().rows_per_call, 2);
+    assert_eq!(count(&sobel, "direct_rows", "o"), 2);
+    assert_eq!(count(&sobel, "direct_rows", "r"), 4);
     // 4 rows per call for heavy stencils too (49 taps): window of kh + 3 rows.
     let dense = spec(
         "[[1, 2, 3, 4, 5, 6, 7], [8, 9, 10, 11, 12, 13, 14], [15, 16, 17, 18, 19, 20, 21], \
@@ -279,12 +280,13 @@ fn rows_per_call_sets_the_outputs_of_the_wide_form() {
     let a = audit(&skip);
     assert!(!a.fns.contains(&"direct_rows".to_string()), "{a:?}");
     assert!(a.fns.contains(&"direct_row".to_string()), "{a:?}");
-    // A row stride with 2 rows per call: output row 1 reads window rows 2..5.
+    // A row stride of 2 with 2 rows per call: output row 1 reads window rows 2..5.
     let s2 = spec("box", Some((3, 3))).stride(2);
-    assert_eq!(Plan::new(&s2).unwrap().rows_per_call, 4);
+    assert_eq!(Plan::new(&s2).unwrap().rows_per_call, 2);
     let cols = function_text(&s2, "direct_cols");
-    assert!(cols.contains("x2_0") && cols.contains("x8_2"), "{cols}");
-    assert_eq!(count(&s2, "direct_rows", "r"), 9);
+    assert!(cols.contains("x2_0") && cols.contains("x4_2"), "{cols}");
+    assert!(!cols.contains("x5_"), "{cols}");
+    assert_eq!(count(&s2, "direct_rows", "r"), 5);
 }
 
 #[test]
@@ -358,7 +360,7 @@ fn a_fixed_input_shape_makes_every_bound_a_constant() {
         "{direct}"
     );
     assert!(
-        direct.contains("let s5_2 = & r5 [2 ..] [.. 298] ;"),
+        direct.contains("let s3_2 = & r3 [2 ..] [.. 298] ;"),
         "{direct}"
     );
     // A fixed shape narrower than a vector keeps the scalar path.
