@@ -252,6 +252,35 @@ fn vertical_passes_of_free_shapes_stream_and_horizontal_passes_never() {
 }
 
 #[test]
+fn light_direct_streaming_steps_store_the_previous_steps_vectors_after_their_loads() {
+    let s = spec("sobel_x", Some((3, 3)));
+    let step = function_text(&s, "direct_cols_stream");
+    // Every load, then the barrier, then the previous step's vectors, then the
+    // new ones kept for the next step.
+    let barrier = step.find("simd . barrier ()").expect("a barrier");
+    let last_load = step.rfind("simd . load").expect("loads");
+    assert!(last_load < barrier, "{step}");
+    for j in 0..2 {
+        let store = format!("simd . store_stream_vector (& mut m{j} [0] , p [{j}]) ;");
+        let keep = format!("p [{j}] = y{j} ;");
+        let (st, kp) = (step.find(&store), step.find(&keep));
+        assert!(st.is_some_and(|st| barrier < st && Some(st) < kp), "{step}");
+    }
+    // The loop passes the previous step's slot and streams the last step's
+    // vectors after it.
+    let rows = function_text(&s, "direct_rows");
+    assert!(rows.contains("late = k ;"), "{rows}");
+    assert!(
+        rows.contains("if k > 0 { simd . store_stream_vector (& mut m0 [late] , p [0]) ;"),
+        "{rows}"
+    );
+    // Other passes store right away (their inputs are rows of the driver's).
+    let g = spec("gaussian", Some((5, 5)));
+    let v = function_text(&g, "vertical_cols_stream");
+    assert!(!v.contains("barrier") && !v.contains("p ["), "{v}");
+}
+
+#[test]
 fn rows_per_call_sets_the_outputs_of_the_wide_form() {
     let count = |s: &ConvSpec, f: &str, prefix: &str| {
         let t = function_text(s, f);
