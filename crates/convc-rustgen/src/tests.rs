@@ -477,11 +477,13 @@ fn emit_rust_pretty_prints_a_file() {
         "{code}"
     );
     // A direct pass's stores may stream: plain stores in `direct_cols`, and a
-    // second step that streams into the rows' aligned vectors, run from the
-    // first aligned vector after the rows' common aligned column on.
+    // second step that streams into the rows' aligned vectors (the previous
+    // step's, kept in `p`), run from the first aligned vector after the rows'
+    // common aligned column on.
     assert!(code.contains("simd.store(o0, i, a0_0 + a0_1);"), "{code}");
+    assert!(code.contains("let y0 = a0_0 + a0_1;"), "{code}");
     assert!(
-        code.contains("simd.store_stream_vector(&mut m0[0], a0_0 + a0_1);"),
+        code.contains("simd.store_stream_vector(&mut m0[0], p[0]);"),
         "{code}"
     );
     assert!(code.contains("let h0 = simd.stream_head(o0);"), "{code}");
