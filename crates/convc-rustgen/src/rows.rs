@@ -35,6 +35,8 @@ use quote::{ToTokens, format_ident, quote};
 
 use crate::lit::{elem_lit, usize_lit};
 
+mod fused;
+
 /// Partial sums per call, shared out among its output rows: enough independent
 /// multiply-add chains to cover the latency of two FMA units (4 cycles each).
 pub(crate) const ACCUMULATORS: usize = 8;
@@ -232,7 +234,8 @@ impl Rows<'_> {
                 let v = self.pass(Kind::Vertical, vertical);
                 let h = self.pass(Kind::Horizontal, horizontal);
                 let (fv, fh) = (v.all_functions(&elem, dtype), h.all_functions(&elem, dtype));
-                (quote!(#fv #fh), self.separable_impl(&v, &h))
+                let (ff, fused) = self.fused(&v, &h).unzip();
+                (quote!(#fv #fh #ff), self.separable_impl(&v, &h, fused))
             }
         };
         quote! {
@@ -268,7 +271,12 @@ impl Rows<'_> {
 
     /// `SeparableRows`: the vertical pass over the call's window into its
     /// temporary rows, the horizontal pass over one padded row.
-    fn separable_impl(&self, v: &Pass<'_>, h: &Pass<'_>) -> TokenStream {
+    fn separable_impl(
+        &self,
+        v: &Pass<'_>,
+        h: &Pass<'_>,
+        fused: Option<TokenStream>,
+    ) -> TokenStream {
         let elem = self.elem();
         let ty = self.ty;
         let vcall = v.call(quote!(window), quote!(tmp));
@@ -295,6 +303,8 @@ impl Rows<'_> {
                 ) {
                     #hcall
                 }
+
+                #fused
             }
         }
     }

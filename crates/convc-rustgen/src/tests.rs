@@ -281,6 +281,47 @@ fn light_direct_streaming_steps_store_the_previous_steps_vectors_after_their_loa
 }
 
 #[test]
+fn light_separable_plans_of_free_shapes_sweep_both_passes_at_once() {
+    let g5 = spec("gaussian", Some((5, 5)));
+    let a = audit(&g5);
+    for f in [
+        "fused",
+        "fused_rows",
+        "fused_cols",
+        "fused_cols_late",
+        "vertical_cols_late",
+    ] {
+        assert!(a.fns.contains(&f.to_string()), "{f}: {a:?}");
+    }
+    // A step: the horizontal pass of the four new rows into the ring, then the
+    // vertical pass over the four old ring rows and those four.
+    let step = function_text(&g5, "fused_cols");
+    assert_eq!(
+        step.matches("Self :: horizontal_col (simd , i , d").count(),
+        4,
+        "{step}"
+    );
+    assert!(
+        step.contains(
+            "Self :: vertical_cols (simd , i , o0 , o1 , o2 , o3 , s0_0 , s1_0 , s2_0 , s3_0 , \
+             & * d0 , & * d1 , & * d2 , & * d3 ,)"
+        ),
+        "{step}"
+    );
+    let late = function_text(&g5, "vertical_cols_late");
+    assert!(late.contains("simd . barrier ()"), "{late}");
+    // Heavy plans, fixed shapes and strides keep the passes apart.
+    for s in [
+        spec("gaussian", Some((15, 15))),
+        g5.clone().input_shape(64, 64),
+        g5.clone().stride(2),
+    ] {
+        let a = audit(&s);
+        assert!(!a.fns.iter().any(|f| f.starts_with("fused")), "{a:?}");
+    }
+}
+
+#[test]
 fn rows_per_call_sets_the_outputs_of_the_wide_form() {
     let count = |s: &ConvSpec, f: &str, prefix: &str| {
         let t = function_text(s, f);

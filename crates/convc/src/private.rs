@@ -43,6 +43,21 @@ pub trait SeparableRows<T: Lanes>: 'static {
     /// [`RowKernels::horizontal`](convc_core::exec::RowKernels::horizontal): one
     /// output row from a temporary row padded by the border rule.
     fn horizontal<S: Simd<T>>(simd: S, src: &[T], out: &mut [T], cols: Range<usize>);
+    /// [`RowKernels::fused`](convc_core::exec::RowKernels::fused): both passes of
+    /// one call in one sweep over its columns; `false` where this token or these
+    /// columns have no such sweep (the default: `conv!` generates one for the
+    /// plans the driver runs horizontal pass first).
+    fn fused<S: Simd<T>>(
+        simd: S,
+        sources: &[&[T]],
+        new: &mut [&mut [T]],
+        old: &[&[T]],
+        out: &mut [&mut [T]],
+        cols: Range<usize>,
+    ) -> bool {
+        let _ = (simd, sources, new, old, out, cols);
+        false
+    }
 }
 
 /// Generated code was called with another number of output rows than the Plan's
@@ -350,6 +365,8 @@ pub mod dispatch {
     type DirectFn<T> = unsafe fn(&[&[T]], &mut [&mut [T]], Range<usize>, bool);
     type VerticalFn<T> = unsafe fn(&[&[T]], &mut [&mut [T]], Range<usize>, bool);
     type HorizontalFn<T> = unsafe fn(&[T], &mut [T], Range<usize>, bool);
+    type FusedFn<T> =
+        unsafe fn(&[&[T]], &mut [&mut [T]], &[&[T]], &mut [&mut [T]], Range<usize>, bool) -> bool;
 
     /// The row loops of one Plan for one instruction set. Only built by
     /// [`Rows::direct`] and [`Rows::separable`], which refuse an instruction set
@@ -427,7 +444,7 @@ pub mod dispatch {
 
     enum Kind<T> {
         Direct(DirectFn<T>),
-        Separable(VerticalFn<T>, HorizontalFn<T>),
+        Separable(VerticalFn<T>, HorizontalFn<T>, FusedFn<T>),
     }
 
     impl<T: Lanes> Rows<T> {
@@ -452,18 +469,28 @@ pub mod dispatch {
         }
 
         pub(crate) fn separable<K: SeparableRows<T>, const AVX512: bool>(isa: Isa) -> Option<Self> {
-            let (v, h): (VerticalFn<T>, HorizontalFn<T>) = match isa {
+            let (v, h, f): (VerticalFn<T>, HorizontalFn<T>, FusedFn<T>) = match isa {
                 #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-                Isa::Avx512 if AVX512 => {
-                    (x86::vertical_avx512::<T, K>, x86::horizontal_avx512::<T, K>)
-                }
+                Isa::Avx512 if AVX512 => (
+                    x86::vertical_avx512::<T, K>,
+                    x86::horizontal_avx512::<T, K>,
+                    x86::fused_avx512::<T, K>,
+                ),
                 Isa::Avx512 => return None,
                 #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-                Isa::Avx2Fma => (x86::vertical_avx2::<T, K>, x86::horizontal_avx2::<T, K>),
-                _ => (vertical_base::<T, K>, horizontal_base::<T, K>),
+                Isa::Avx2Fma => (
+                    x86::vertical_avx2::<T, K>,
+                    x86::horizontal_avx2::<T, K>,
+                    x86::fused_avx2::<T, K>,
+                ),
+                _ => (
+                    vertical_base::<T, K>,
+                    horizontal_base::<T, K>,
+                    fused_base::<T, K>,
+                ),
             };
             isa.is_supported().then_some(Rows {
-                kind: Kind::Separable(v, h),
+                kind: Kind::Separable(v, h, f),
                 stream: false,
                 strip: None,
                 horizontal_first: false,
@@ -490,7 +517,7 @@ pub mod dispatch {
                 // SAFETY: as in `direct`: `Rows::separable` checked the features.
                 // `self.stream` is set for separable plans only where the driver
                 // runs the horizontal pass first, `tmp` then being output rows.
-                Kind::Separable(v, _) => unsafe { v(window, tmp, cols, self.stream) },
+                Kind::Separable(v, ..) => unsafe { v(window, tmp, cols, self.stream) },
                 Kind::Direct(_) => unreachable!("the driver runs direct plans in one pass"),
             }
         }
@@ -498,8 +525,25 @@ pub mod dispatch {
         fn horizontal(&self, src: &[T], out: &mut [T], cols: Range<usize>) {
             match self.kind {
                 // SAFETY: as in `direct`: `Rows::separable` checked the features.
-                Kind::Separable(_, h) => unsafe { h(src, out, cols, self.stream) },
+                Kind::Separable(_, h, _) => unsafe { h(src, out, cols, self.stream) },
                 Kind::Direct(_) => unreachable!("the driver runs direct plans in one pass"),
+            }
+        }
+
+        fn fused(
+            &self,
+            sources: &[&[T]],
+            new: &mut [&mut [T]],
+            old: &[&[T]],
+            out: &mut [&mut [T]],
+            cols: Range<usize>,
+        ) -> bool {
+            match self.kind {
+                // SAFETY: as in `direct`: `Rows::separable` checked the features.
+                // The driver calls this only for plans it runs horizontal pass
+                // first, `out` then being output rows.
+                Kind::Separable(_, _, f) => unsafe { f(sources, new, old, out, cols, self.stream) },
+                Kind::Direct(_) => false,
             }
         }
 
@@ -572,6 +616,19 @@ pub mod dispatch {
         K::horizontal(simd, s, o, c);
     }
 
+    unsafe fn fused_base<T: Lanes, K: SeparableRows<T>>(
+        s: &[&[T]],
+        n: &mut [&mut [T]],
+        w: &[&[T]],
+        o: &mut [&mut [T]],
+        c: Range<usize>,
+        stream: bool,
+    ) -> bool {
+        // SAFETY: as in `direct_base`.
+        let simd = unsafe { T::Baseline::new_unchecked() }.streaming(stream);
+        K::fused(simd, s, n, w, o, c)
+    }
+
     /// The same loops with the AVX tokens, compiled with the features enabled so
     /// that the intrinsics inline. Each may run only where the CPU has them.
     #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
@@ -581,13 +638,15 @@ pub mod dispatch {
         /// One `#[target_feature]` entry point per pass and token.
         macro_rules! entry {
             ($name:ident, $feature:literal, $token:ident, $trait:ident :: $pass:ident,
-             ($($arg:ident: $ty:ty),*)) => {
+             ($($arg:ident: $ty:ty),*) $(-> $ret:ty)?) => {
                 #[target_feature(enable = $feature)]
-                pub(super) unsafe fn $name<T: Lanes, K: $trait<T>>($($arg: $ty,)* stream: bool) {
+                pub(super) unsafe fn $name<T: Lanes, K: $trait<T>>(
+                    $($arg: $ty,)* stream: bool
+                ) $(-> $ret)? {
                     // SAFETY: this function runs only where the CPU has `$feature`
                     // (`Rows` hands it out after `Isa::is_supported`).
                     let simd = unsafe { T::$token::new_unchecked() }.streaming(stream);
-                    K::$pass(simd, $($arg),*);
+                    K::$pass(simd, $($arg),*)
                 }
             };
         }
@@ -604,5 +663,11 @@ pub mod dispatch {
             (s: &[T], o: &mut [T], c: Range<usize>));
         entry!(horizontal_avx2, "avx2,fma", Avx2Fma, SeparableRows::horizontal,
             (s: &[T], o: &mut [T], c: Range<usize>));
+        entry!(fused_avx512, "avx512f", Avx512, SeparableRows::fused,
+            (s: &[&[T]], n: &mut [&mut [T]], w: &[&[T]], o: &mut [&mut [T]], c: Range<usize>)
+            -> bool);
+        entry!(fused_avx2, "avx2,fma", Avx2Fma, SeparableRows::fused,
+            (s: &[&[T]], n: &mut [&mut [T]], w: &[&[T]], o: &mut [&mut [T]], c: Range<usize>)
+            -> bool);
     }
 }

@@ -18,6 +18,15 @@
 //! rows never share a slot, and rows it shares with the previous call's window
 //! are reused.
 //!
+//! A backend may sweep both passes of a call at once
+//! ([`RowKernels::fused`](super::RowKernels::fused)):
+//! once the ring holds every row of a call's window but the new ones, the
+//! driver hands it the new image rows, their ring rows, the old ring rows and
+//! the output rows for the interior columns, and runs the two passes over the
+//! edge columns itself. Reads of the image and writes of the output then
+//! overlap instead of taking turns (conv!'s gaussian 5x5 at 4096 x 4096 on an
+//! AMD Zen 4: 8.6 -> 5.9 ms).
+//!
 //! The values differ from those of the vertical pass first in rounding only
 //! (both sum the same products, within DESIGN.md's bound); they are the same for
 //! every thread count, since every ring row is computed the same way in every
@@ -187,6 +196,9 @@ impl<T: Element> Driver<'_, T> {
             ring.holds = vec![None; span];
             ring.data = vec![T::ZERO; span * hf.pitch];
         }
+        if self.fused_call(kernels, hf, p0, out, ring, pad) {
+            return;
+        }
         for p in p0..p0 + span {
             let slot = p % span;
             if ring.holds[slot] != Some(p) {
@@ -209,6 +221,69 @@ impl<T: Element> Driver<'_, T> {
         }
     }
 
+    /// One call in one sweep ([`RowKernels::fused`]) where the backend has it
+    /// and the call is in its steady state: the window's rows but the last
+    /// `out.len()` already in the ring, those last ones image rows (not rows of
+    /// the border constant), and interior columns to sweep. The new rows' edge
+    /// columns then go through the horizontal pass, and the output's edge
+    /// columns through the vertical pass. Returns whether it ran.
+    fn fused_call<K: RowKernels<T> + ?Sized>(
+        &self,
+        kernels: &K,
+        hf: &HorizontalFirst,
+        p0: usize,
+        out: &mut [&mut [T]],
+        ring: &mut Ring<T>,
+        pad: &mut Vec<T>,
+    ) -> bool {
+        let span = self.plan.window_rows();
+        let (rows, ow) = (out.len(), self.geom.output.width);
+        if self.plan.stride.y != 1 || rows >= span || hf.interior.is_empty() {
+            return false;
+        }
+        let first_new = p0 + span - rows;
+        if (p0..first_new).any(|p| ring.holds[p % span] != Some(p)) {
+            return false;
+        }
+        let from = hf.interior.start * self.plan.stride.x - self.plan.pads.left;
+        let mut images: Vec<&[T]> = Vec::with_capacity(rows);
+        for p in first_new..p0 + span {
+            let r = p as isize - self.plan.pads.top as isize;
+            match self.plan.border.map(r, self.geom.input.height) {
+                Source::Index(i) => images.push(self.input.row(i)),
+                Source::Constant => return false,
+            }
+        }
+        let sources: Vec<&[T]> = images.iter().map(|row| &row[from..]).collect();
+        let mut slots: Vec<Option<&mut [T]>> = ring
+            .data
+            .chunks_mut(hf.pitch)
+            .map(|c| Some(&mut c[..ow]))
+            .collect();
+        let mut take = |p: usize| slots[p % span].take().expect("one slot per window row");
+        let old: Vec<&[T]> = (p0..first_new).map(|p| &*take(p)).collect();
+        let mut new: Vec<&mut [T]> = (first_new..p0 + span).map(take).collect();
+        if !kernels.fused(&sources, &mut new, &old, out, hf.interior.clone()) {
+            return false;
+        }
+        for (p, image) in (first_new..p0 + span).zip(images) {
+            let slot = p % span;
+            let row = &mut ring.data[slot * hf.pitch..][..ow];
+            self.horizontal_edges(kernels, hf, image, row, pad);
+            ring.holds[slot] = Some(p);
+        }
+        let window: Vec<&[T]> = (p0..p0 + span)
+            .map(|p| &ring.data[(p % span) * hf.pitch..][..ow])
+            .collect();
+        for e in 0..2 {
+            let cols = hf.edge_outputs(e, ow);
+            if !cols.is_empty() {
+                kernels.vertical(&window, out, cols);
+            }
+        }
+        true
+    }
+
     /// The horizontal pass over padded input row `p` into `dst` (output
     /// columns): the interior straight from the input row, each edge from a
     /// scratch row of its padded columns.
@@ -221,18 +296,13 @@ impl<T: Element> Driver<'_, T> {
         pad: &mut Vec<T>,
     ) {
         let r = p as isize - self.plan.pads.top as isize;
-        let (w, pl, sx) = (
-            self.geom.input.width,
-            self.plan.pads.left,
-            self.plan.stride.x,
-        );
-        let constant = T::from_f64(self.plan.border.constant());
+        let (pl, sx) = (self.plan.pads.left, self.plan.stride.x);
         let row = match self.plan.border.map(r, self.geom.input.height) {
             Source::Index(i) => self.input.row(i),
             Source::Constant => {
                 // A row of the border constant: every output from a constant row.
                 pad.clear();
-                pad.resize(hf.padded_width, constant);
+                pad.resize(hf.padded_width, T::from_f64(self.plan.border.constant()));
                 let ow = dst.len();
                 kernels.horizontal(pad, dst, 0..ow);
                 return;
@@ -243,6 +313,21 @@ impl<T: Element> Driver<'_, T> {
             let from = xs.start * sx - pl;
             kernels.horizontal(&row[from..], &mut dst[xs.clone()], 0..xs.len());
         }
+        self.horizontal_edges(kernels, hf, row, dst, pad);
+    }
+
+    /// The edge columns of [`Driver::horizontal_row`] from image row `row`:
+    /// each edge from a scratch row of its padded columns.
+    fn horizontal_edges<K: RowKernels<T> + ?Sized>(
+        &self,
+        kernels: &K,
+        hf: &HorizontalFirst,
+        row: &[T],
+        dst: &mut [T],
+        pad: &mut Vec<T>,
+    ) {
+        let (w, pl) = (self.geom.input.width, self.plan.pads.left);
+        let constant = T::from_f64(self.plan.border.constant());
         let ow = dst.len();
         for (e, cols) in hf.edges.iter().enumerate() {
             let outs = hf.edge_outputs(e, ow);

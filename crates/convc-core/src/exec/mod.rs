@@ -111,6 +111,29 @@ pub trait RowKernels<T: Element>: Sync {
         false
     }
 
+    /// Separable plans run horizontal pass first ([`RowKernels::horizontal_first`]):
+    /// both passes of one call in one sweep over the interior output columns
+    /// `cols`. For each vector of columns: the horizontal pass of input rows
+    /// `sources[r]` (`sources[r][0]` is the first input column output column
+    /// `cols.start` reads) into `new[r][x]` (`new[r]`: the ring rows of the
+    /// call's new input rows, indexed by output column `x`), then the vertical
+    /// pass over the window `old ++ new` (the call's ring rows, in window order)
+    /// into `out[j][x]`: the same values as [`RowKernels::horizontal`] into `new`
+    /// followed by [`RowKernels::vertical`] into `out`. Returns whether it ran;
+    /// `false` (the default) leaves everything untouched, and the driver then
+    /// runs the two passes one after the other.
+    fn fused(
+        &self,
+        sources: &[&[T]],
+        new: &mut [&mut [T]],
+        old: &[&[T]],
+        out: &mut [&mut [T]],
+        cols: Range<usize>,
+    ) -> bool {
+        let _ = (sources, new, old, out, cols);
+        false
+    }
+
     /// Called by the thread that ran a band of output rows, after its last
     /// call for the band: a backend whose stores bypass the caches orders them
     /// here, before the band's results are handed over (`conv!`: `sfence`,

@@ -289,7 +289,9 @@ const BORDERS: [Border; 6] = [
 
 /// The generic loops, offering what a specialized backend may ask the driver
 /// for: strips of `strip` output columns, edges widened to `edge_columns`
-/// through `direct_edge` (counted), the horizontal pass first.
+/// through `direct_edge` (counted), the horizontal pass first, and with it
+/// fused sweeps (counted; by their definition: the horizontal pass of the new
+/// rows, then the vertical pass).
 struct Offering<T> {
     kernels: GenericKernels<T>,
     strip: Option<usize>,
@@ -297,6 +299,8 @@ struct Offering<T> {
     edge_calls: std::sync::atomic::AtomicUsize,
     horizontal_first: bool,
     horizontal_calls: std::sync::atomic::AtomicUsize,
+    fused: bool,
+    fused_calls: std::sync::atomic::AtomicUsize,
 }
 
 impl<T: Element> Offering<T> {
@@ -308,6 +312,8 @@ impl<T: Element> Offering<T> {
             edge_calls: Default::default(),
             horizontal_first: false,
             horizontal_calls: Default::default(),
+            fused: false,
+            fused_calls: Default::default(),
         }
     }
 
@@ -344,6 +350,32 @@ impl<T: Element> RowKernels<T> for Offering<T> {
     }
     fn horizontal_first(&self) -> bool {
         self.horizontal_first
+    }
+    fn fused(
+        &self,
+        sources: &[&[T]],
+        new: &mut [&mut [T]],
+        old: &[&[T]],
+        out: &mut [&mut [T]],
+        cols: Range<usize>,
+    ) -> bool {
+        if !self.fused {
+            return false;
+        }
+        self.fused_calls
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(sources.len(), new.len());
+        for (src, row) in sources.iter().zip(new.iter_mut()) {
+            self.kernels
+                .horizontal(src, &mut row[cols.clone()], 0..cols.len());
+        }
+        let window: Vec<&[T]> = old
+            .iter()
+            .copied()
+            .chain(new.iter().map(|r| &**r))
+            .collect();
+        self.kernels.vertical(&window, out, cols);
+        true
     }
 }
 
@@ -388,7 +420,7 @@ fn horizontal_first_gives_the_bits_of_its_definition() {
     // or from the ring, each output must come out of the same sums as when every
     // padded row is built in full.
     let mut rng = Rng(17);
-    let (mut first, mut kept) = (0, 0);
+    let (mut first, mut kept, mut fused_calls) = (0, 0, 0);
     for case in 0..400 {
         let (kh, kw) = (1 + rng.below(16), 2 + rng.below(15));
         let col: Vec<f64> = (0..kh).map(|_| rng.unit()).collect();
@@ -437,6 +469,27 @@ fn horizontal_first_gives_the_bits_of_its_definition() {
             expected.data() == got.data(),
             "horizontal first differs from its definition\n{plan}\n{w}x{h}"
         );
+        // Swept in one go where the backend offers it: the same bits.
+        let fusing = Offering::<f32> {
+            fused: true,
+            ..Offering::horizontal_first(&plan)
+        };
+        let mut swept = Image::<f32>::zeros(out.width, out.height).unwrap();
+        execute_with_threads(
+            &plan,
+            &fusing,
+            &src.view(),
+            &mut swept.view_mut(),
+            plan.threads,
+        )
+        .unwrap();
+        assert!(
+            expected.data() == swept.data(),
+            "fused sweeps differ from the passes\n{plan}\n{w}x{h}"
+        );
+        fused_calls += fusing
+            .fused_calls
+            .load(std::sync::atomic::Ordering::Relaxed);
         let calls = kernels
             .horizontal_calls
             .load(std::sync::atomic::Ordering::Relaxed);
@@ -450,8 +503,8 @@ fn horizontal_first_gives_the_bits_of_its_definition() {
         }
     }
     assert!(
-        first > 180 && kept > 40,
-        "{first} horizontal first, {kept} kept"
+        first > 180 && kept > 40 && fused_calls > 200,
+        "{first} horizontal first, {kept} kept, {fused_calls} fused sweeps"
     );
 }
 
