@@ -164,6 +164,9 @@ impl HorizontalFirst {
 /// The ring of horizontally filtered rows of one band.
 pub(crate) struct Ring<T> {
     data: Vec<T>,
+    /// Whether the kernels declined a sweep ([`RowKernels::fused`]): the
+    /// driver then stops building its arguments.
+    declines_sweeps: bool,
     /// The padded input row each slot holds.
     holds: Vec<Option<usize>>,
 }
@@ -172,6 +175,7 @@ impl<T> Default for Ring<T> {
     fn default() -> Self {
         Ring {
             data: Vec::new(),
+            declines_sweeps: false,
             holds: Vec::new(),
         }
     }
@@ -238,7 +242,8 @@ impl<T: Element> Driver<'_, T> {
     ) -> bool {
         let span = self.plan.window_rows();
         let (rows, ow) = (out.len(), self.geom.output.width);
-        if self.plan.stride.y != 1 || rows >= span || hf.interior.is_empty() {
+        if ring.declines_sweeps || self.plan.stride.y != 1 || rows >= span || hf.interior.is_empty()
+        {
             return false;
         }
         let first_new = p0 + span - rows;
@@ -264,6 +269,8 @@ impl<T: Element> Driver<'_, T> {
         let old: Vec<&[T]> = (p0..first_new).map(|p| &*take(p)).collect();
         let mut new: Vec<&mut [T]> = (first_new..p0 + span).map(take).collect();
         if !kernels.fused(&sources, &mut new, &old, out, hf.interior.clone()) {
+            // The same kernels over the same columns decline every call.
+            ring.declines_sweeps = true;
             return false;
         }
         for (p, image) in (first_new..p0 + span).zip(images) {
