@@ -57,21 +57,15 @@ impl Rows<'_> {
         let olds: Vec<Ident> = (0..old).map(|t| format_ident!("r{t}")).collect();
         let news: Vec<Ident> = (0..rows).map(|j| format_ident!("d{j}")).collect();
         let srcs: Vec<Ident> = (0..rows).map(|j| format_ident!("q{j}")).collect();
-        // The slices the vertical pass reads: window row `t` is old row `t` or new
-        // row `t - old`.
+        // The slices the vertical pass reads: window row `t` is old row `t` (its
+        // slice `s{t}_0`) or new row `t - old` (reborrowed from `d{t - old}`).
         let vslice = |t: usize| format_ident!("s{t}_0");
-        let old_read: Vec<Ident> = read
-            .iter()
-            .filter(|&&t| t < old)
-            .map(|&t| vslice(t))
-            .collect();
-        let vargs: Vec<TokenStream> = read
-            .iter()
-            .map(|&t| {
-                if t < old {
-                    vslice(t).into_token_stream()
-                } else {
-                    let d = &news[t - old];
+        let old_read: Vec<Ident> = (0..old).map(vslice).collect();
+        let vargs: Vec<TokenStream> = (0..span)
+            .map(|t| match t.checked_sub(old) {
+                None => vslice(t).into_token_stream(),
+                Some(j) => {
+                    let d = &news[j];
                     quote!(&*#d)
                 }
             })
@@ -90,8 +84,7 @@ impl Rows<'_> {
             let b = cols.start;
             let n = cols.end - cols.start;
         });
-        for t in read.iter().filter(|&&t| t < old) {
-            let (s, r) = (vslice(*t), &olds[*t]);
+        for (s, r) in old_read.iter().zip(&olds) {
             decls.extend(quote!(let #s = &#r[b..][..n];));
         }
         for (j, q) in srcs.iter().enumerate() {
@@ -104,19 +97,15 @@ impl Rows<'_> {
         let hcol = h.cols_fn();
         let vcols = v.cols_fn();
         let late_fn = format_ident!("{}_late", vcols);
-        let hcalls = |args: &[Vec<Ident>]| {
-            news.iter()
-                .zip(args)
-                .map(|(d, hs)| quote!(Self::#hcol(simd, i, #d, #(#hs,)*);))
-                .collect::<TokenStream>()
-        };
-        let hcalls_plain = hcalls(&hslices);
-        let hcalls_late = hcalls_plain.clone();
+        let hcalls: TokenStream = news
+            .iter()
+            .zip(&hslices)
+            .map(|(d, hs)| quote!(Self::#hcol(simd, i, #d, #(#hs,)*);))
+            .collect();
         let pending = usize_lit(rows);
         let late_body = v.body(dtype, 1, None, Stores::Deferred);
-        let vparams: Vec<TokenStream> = read
-            .iter()
-            .map(|&t| {
+        let vparams: Vec<TokenStream> = (0..span)
+            .map(|t| {
                 let s = vslice(t);
                 quote!(#s: &[#elem])
             })
@@ -149,7 +138,7 @@ impl Rows<'_> {
                 #(#news: &mut [#elem],)*
                 #(#hflat: &[#elem],)*
             ) {
-                #hcalls_plain
+                #hcalls
                 Self::#vcols(simd, i, #(#outs,)* #(#vargs,)*);
             }
 
@@ -166,7 +155,7 @@ impl Rows<'_> {
                 #(#news: &mut [#elem],)*
                 #(#hflat: &[#elem],)*
             ) {
-                #hcalls_late
+                #hcalls
                 Self::#late_fn(simd, i, k, #(#vecs,)* p, #(#vargs,)*);
             }
 
