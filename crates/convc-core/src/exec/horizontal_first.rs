@@ -37,7 +37,7 @@ use std::ops::Range;
 use crate::border::Source;
 use crate::element::Element;
 use crate::exec::{Driver, RowKernels};
-use crate::plan::{Geometry, Method, Plan};
+use crate::plan::{Geometry, MAX_ROWS_PER_CALL, Method, Plan};
 
 /// Widest horizontal kernel span, in padded columns, the driver runs
 /// horizontal-first: each edge's scratch row holds about that many columns.
@@ -88,6 +88,9 @@ pub fn runs_horizontal_first(plan: &Plan) -> bool {
         && span <= MAX_RING_ROWS
         && every_row_read()
 }
+
+/// Most window rows the driver passes to the kernels from a stack array.
+const STACK_WINDOW: usize = 64;
 
 /// Bytes a ring row is laid out past a multiple of 4 KiB: three cache lines, so
 /// that 21 consecutive rows fall in 63 different L1 sets.
@@ -211,7 +214,6 @@ impl<T: Element> Driver<'_, T> {
                 ring.holds[slot] = Some(p);
             }
         }
-        const STACK_WINDOW: usize = 64;
         let row = |p: usize| &ring.data[(p % span) * hf.pitch..][..ow];
         if span <= STACK_WINDOW {
             let mut window: [&[T]; STACK_WINDOW] = [&[]; STACK_WINDOW];
@@ -242,7 +244,12 @@ impl<T: Element> Driver<'_, T> {
     ) -> bool {
         let span = self.plan.window_rows();
         let (rows, ow) = (out.len(), self.geom.output.width);
-        if ring.declines_sweeps || self.plan.stride.y != 1 || rows >= span || hf.interior.is_empty()
+        if ring.declines_sweeps
+            || self.plan.stride.y != 1
+            || rows >= span
+            || rows > MAX_ROWS_PER_CALL
+            || span > STACK_WINDOW
+            || hf.interior.is_empty()
         {
             return false;
         }
@@ -250,25 +257,34 @@ impl<T: Element> Driver<'_, T> {
         if (p0..first_new).any(|p| ring.holds[p % span] != Some(p)) {
             return false;
         }
+        // Stack arrays: this runs once per call.
         let from = hf.interior.start * self.plan.stride.x - self.plan.pads.left;
-        let mut images: Vec<&[T]> = Vec::with_capacity(rows);
-        for p in first_new..p0 + span {
+        let mut images: [&[T]; MAX_ROWS_PER_CALL] = [&[]; MAX_ROWS_PER_CALL];
+        let mut sources: [&[T]; MAX_ROWS_PER_CALL] = [&[]; MAX_ROWS_PER_CALL];
+        for (j, p) in (first_new..p0 + span).enumerate() {
             let r = p as isize - self.plan.pads.top as isize;
             match self.plan.border.map(r, self.geom.input.height) {
-                Source::Index(i) => images.push(self.input.row(i)),
+                Source::Index(i) => {
+                    images[j] = self.input.row(i);
+                    sources[j] = &images[j][from..];
+                }
                 Source::Constant => return false,
             }
         }
-        let sources: Vec<&[T]> = images.iter().map(|row| &row[from..]).collect();
-        let mut slots: Vec<Option<&mut [T]>> = ring
-            .data
-            .chunks_mut(hf.pitch)
-            .map(|c| Some(&mut c[..ow]))
-            .collect();
-        let mut take = |p: usize| slots[p % span].take().expect("one slot per window row");
-        let old: Vec<&[T]> = (p0..first_new).map(|p| &*take(p)).collect();
-        let mut new: Vec<&mut [T]> = (first_new..p0 + span).map(take).collect();
-        if !kernels.fused(&sources, &mut new, &old, out, hf.interior.clone()) {
+        // Ring slot `s` holds window row `t`, padded row `p0 + t` (`p % span == s`).
+        let old_rows = span - rows;
+        let mut old: [&[T]; STACK_WINDOW] = [&[]; STACK_WINDOW];
+        let mut new: [&mut [T]; MAX_ROWS_PER_CALL] = Default::default();
+        for (slot, chunk) in ring.data.chunks_mut(hf.pitch).enumerate() {
+            let t = (slot + span - p0 % span) % span;
+            let row = &mut chunk[..ow];
+            match t.checked_sub(old_rows) {
+                None => old[t] = row,
+                Some(j) => new[j] = row,
+            }
+        }
+        let (old, new) = (&old[..old_rows], &mut new[..rows]);
+        if !kernels.fused(&sources[..rows], new, old, out, hf.interior.clone()) {
             // The same kernels over the same columns decline every call.
             ring.declines_sweeps = true;
             return false;
@@ -279,13 +295,14 @@ impl<T: Element> Driver<'_, T> {
             self.horizontal_edges(kernels, hf, image, row, pad);
             ring.holds[slot] = Some(p);
         }
-        let window: Vec<&[T]> = (p0..p0 + span)
-            .map(|p| &ring.data[(p % span) * hf.pitch..][..ow])
-            .collect();
+        let mut window: [&[T]; STACK_WINDOW] = [&[]; STACK_WINDOW];
+        for (slot, p) in window.iter_mut().zip(p0..p0 + span) {
+            *slot = &ring.data[(p % span) * hf.pitch..][..ow];
+        }
         for e in 0..2 {
             let cols = hf.edge_outputs(e, ow);
             if !cols.is_empty() {
-                kernels.vertical(&window, out, cols);
+                kernels.vertical(&window[..span], out, cols);
             }
         }
         true
