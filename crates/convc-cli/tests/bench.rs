@@ -63,8 +63,20 @@ fn out_pixels(workload: &str, n: usize) -> f64 {
     }
 }
 
-/// Checks the schema and the arithmetic of our rows; returns the rows.
+/// Checks the schema and the arithmetic of our rows, one per workload and
+/// backend; returns the rows.
 fn check_report(j: &Value, n: usize, threads: u64, backends: &[&str]) -> Vec<Value> {
+    check_rows(j, n, threads, backends, &WORKLOADS)
+}
+
+/// [`check_report`] for the given workloads only.
+fn check_rows(
+    j: &Value,
+    n: usize,
+    threads: u64,
+    backends: &[&str],
+    workloads: &[&str],
+) -> Vec<Value> {
     let keys: Vec<&str> = j.as_object().unwrap().keys().map(String::as_str).collect();
     assert_eq!(keys, ["compile_ms", "floor_ms", "machine", "rows"]);
     let m = &j["machine"];
@@ -74,12 +86,12 @@ fn check_report(j: &Value, n: usize, threads: u64, backends: &[&str]) -> Vec<Val
     let floor = positive(&j["floor_ms"], "floor_ms");
     let rows = j["rows"].as_array().unwrap().clone();
     let ours: Vec<&Value> = rows.iter().filter(|r| r["backend"] != "opencv").collect();
-    assert_eq!(ours.len(), WORKLOADS.len() * backends.len(), "{rows:#?}");
-    for w in WORKLOADS {
+    assert_eq!(ours.len(), workloads.len() * backends.len(), "{rows:#?}");
+    for w in workloads {
         for b in backends {
             let hits: Vec<_> = ours
                 .iter()
-                .filter(|r| r["workload"] == w && r["backend"] == *b)
+                .filter(|r| r["workload"] == *w && r["backend"] == *b)
                 .collect();
             assert_eq!(hits.len(), 1, "{w} / {b}: {rows:#?}");
         }
@@ -230,6 +242,36 @@ fn macro_rows_run_alone_on_the_threads_asked_for() {
 }
 
 #[test]
+fn workloads_runs_only_the_ones_named() {
+    let t = Tmp::new();
+    let o = convc(args(&[
+        "bench",
+        "--size",
+        "40",
+        "--reps",
+        "1",
+        "--backends",
+        "generic",
+        "--workloads",
+        "gaussian_15x15, sobel_x_3x3",
+        "--json",
+        &t.s("b.json"),
+    ]));
+    assert_ok(&o, "bench --workloads");
+    let rows = check_rows(
+        &read_json(&t.path("b.json")),
+        40,
+        1,
+        &["generic"],
+        &["sobel_x_3x3", "gaussian_15x15"],
+    );
+    // In the bench's own order, whatever the order named.
+    assert_eq!(rows[0]["workload"], "sobel_x_3x3", "{rows:#?}");
+    let out = stdout(&o);
+    assert!(!out.contains("dense_7x7"), "{out}");
+}
+
+#[test]
 fn opencv_rows_merge_with_their_own_ratios() {
     let t = Tmp::new();
     let anchor = serde_json::json!({
@@ -318,6 +360,11 @@ fn bad_flags_exit_1_with_a_message() {
     );
     fails(&["--backends", ""], &["--backends", "empty"]);
     fails(&["--backends", "generic,"], &["--backends", "empty"]);
+    fails(
+        &["--workloads", "sobel_x_3x3,sobel_9x9"],
+        &["--workloads", "`sobel_9x9`", "gaussian_15x15"],
+    );
+    fails(&["--workloads", ""], &["--workloads", "empty"]);
 }
 
 #[test]

@@ -45,6 +45,11 @@ pub struct BenchArgs {
     /// reference and naive (too slow at 4096x4096), and macro.
     #[arg(long, value_name = "LIST")]
     pub backends: Option<String>,
+    /// Comma-separated workloads to run (`sobel_x_3x3,gaussian_15x15`, ...).
+    /// Default: all of them. The copy floor and the JIT compile times are
+    /// measured either way.
+    #[arg(long, value_name = "LIST")]
+    pub workloads: Option<String>,
     /// Write the results as JSON to FILE.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
@@ -85,7 +90,10 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     check_range("--threads", args.threads, &THREADS)?;
     let n = args.size;
     let selection = runners::select_backends(args.backends.as_deref())?;
-    let workloads = workloads::workloads(args.threads)?;
+    let workloads = workloads::select(
+        workloads::workloads(args.threads)?,
+        args.workloads.as_deref(),
+    )?;
     let names: Vec<&str> = workloads.iter().map(|w| w.name).collect();
     let external = match &args.opencv {
         Some(path) => Some(report::read_external(path, args.threads, n * n)?),

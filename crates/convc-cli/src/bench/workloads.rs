@@ -10,7 +10,7 @@ use convc::{Border, ConvSpec, Image, Mode};
 
 use crate::demo::pattern::SplitMix64;
 use crate::demo::workloads::random_kernel;
-use crate::error::Result;
+use crate::error::{Result, bail};
 
 /// Seed of the input image.
 pub const INPUT_SEED: u64 = 0xBE4C_0001;
@@ -28,6 +28,33 @@ pub struct Workload {
     pub about: &'static str,
     /// The spec every backend prepares.
     pub spec: ConvSpec,
+}
+
+/// The workloads `list` names (comma-separated, in the bench's own order), or
+/// all of them for `None`; an empty name is an error, and so is an unknown one
+/// (its message lists the known ones).
+pub fn select(all: Vec<Workload>, list: Option<&str>) -> Result<Vec<Workload>> {
+    let Some(list) = list else {
+        return Ok(all);
+    };
+    let known: Vec<&str> = all.iter().map(|w| w.name).collect();
+    let mut wanted = Vec::new();
+    for name in list.split(',').map(str::trim) {
+        if name.is_empty() {
+            bail!("--workloads: empty name in `{list}` (expected a comma-separated list)");
+        }
+        if !known.contains(&name) {
+            bail!(
+                "--workloads: unknown workload `{name}` (known: {})",
+                known.join(", ")
+            );
+        }
+        wanted.push(name.to_string());
+    }
+    Ok(all
+        .into_iter()
+        .filter(|w| wanted.iter().any(|n| n == w.name))
+        .collect())
 }
 
 /// Every workload, in table order, each on `threads` threads.
