@@ -65,6 +65,14 @@ const PREFETCH_AHEAD: usize = 1024;
 /// 4099 and 1024 columns 3-5% faster too.
 const SEPARABLE_PREFETCH_AHEAD: usize = 384;
 
+/// How far ahead a horizontal pass run first prefetches the image row it
+/// reads, in bytes; it prefetches nothing else (the ring row it writes stays in
+/// cache). Gaussian 15x15 at 4096 x 4096 on the AMD EPYC, five alternating
+/// runs: 15.6-18.9 ms without, 14.3-18.0 at 1 KiB, 13.7-16.4 at 2 KiB,
+/// 13.9-14.1 at 4 KiB; 4099 wide 15.3-16.3 -> 13.5-17.8. The JIT measured the
+/// same (its `HORIZONTAL_FIRST_DISTANCE`).
+const HORIZONTAL_FIRST_AHEAD: usize = 2048;
+
 /// The most lanes a token has (16 x `f32` with AVX-512).
 const MAX_LANES: usize = 16;
 
@@ -172,6 +180,10 @@ struct Pass<'a> {
     /// run time asks for them: direct passes (the runtime streams only for
     /// those).
     streams: bool,
+    /// Separable plans the run time drives horizontal pass first (any input
+    /// shape, [`convc_core::exec::runs_horizontal_first`]): the horizontal
+    /// pass then reads an image row and writes a cache-resident ring row.
+    horizontal_first: bool,
 }
 
 /// Everything the lowering of one Plan needs.
@@ -213,6 +225,8 @@ impl Rows<'_> {
             left,
             fixed: self.fixed.as_ref().map(|f| f.cols(kind)),
             streams: kind == Kind::Direct || (kind == Kind::Vertical && self.fixed.is_none()),
+            horizontal_first: self.fixed.is_none()
+                && convc_core::exec::runs_horizontal_first(self.plan),
         }
     }
 
@@ -1087,10 +1101,12 @@ impl Pass<'_> {
     /// on 4096x4096 f32 (AMD EPYC): sobel 5.6 -> 4.0 ms, gaussian 5x5 7.8 -> 5.8
     /// ms. Direct passes prefetch their output rows too (a Xeon waits for the
     /// lines it writes: sobel 12.4 -> 11.2 ms, dilation 2 3x3 13.7 -> 12.2 ms, the
-    /// EPYC neither gained nor lost), and so does the horizontal pass, whose input
-    /// is a cache-resident row (gaussian 5x5 15.4 -> 13.6 ms, 15x15 19.7 -> 18.3
-    /// on the Xeon); the vertical pass does not, since its output rows are
-    /// cache-resident (slower on the EPYC).
+    /// EPYC neither gained nor lost), and so does the horizontal pass run second,
+    /// whose input is a cache-resident row (gaussian 5x5 15.4 -> 13.6 ms, 15x15
+    /// 19.7 -> 18.3 on the Xeon); the vertical pass does not, since its output
+    /// rows are cache-resident (slower on the EPYC). A horizontal pass run first
+    /// reads an image row and writes a ring row: it prefetches the image row
+    /// only, further ahead ([`HORIZONTAL_FIRST_AHEAD`]).
     fn prefetch(&self, dtype: DType, at: &TokenStream) -> Option<TokenStream> {
         self.prefetch_with(dtype, at, OutputPrefetch::UnlessStreaming)
     }
@@ -1106,6 +1122,19 @@ impl Pass<'_> {
             return None;
         }
         let size = dtype.size_bytes();
+        if self.kind == Kind::Horizontal && self.horizontal_first {
+            let (t, c) = *self.sources().first()?;
+            let s = format_ident!("s{t}_{c}");
+            let (line, ahead) = (
+                usize_lit(64 / size),
+                usize_lit(HORIZONTAL_FIRST_AHEAD / size),
+            );
+            return Some(quote! {
+                if (#at) % #line == 0 {
+                    simd.prefetch(#s, #at + #ahead);
+                }
+            });
+        }
         let ahead = match self.kind {
             Kind::Direct => PREFETCH_AHEAD,
             Kind::Vertical | Kind::Horizontal => SEPARABLE_PREFETCH_AHEAD,

@@ -212,11 +212,19 @@ fn gaussian_5x5_is_a_vertical_pass_then_a_horizontal_pass() {
         "{text}"
     );
     // Separable passes prefetch 384 bytes ahead (96 f32), direct ones 1 KiB.
+    // Run horizontal pass first (any input shape), the horizontal pass
+    // prefetches the image row it reads, 2 KiB ahead, not the ring row it
+    // writes; vertical pass first (a fixed shape), its output row.
     assert!(
         text.contains("simd . prefetch (s4_0 , at + 96) ;"),
         "{text}"
     );
-    assert!(text.contains("simd . prefetch (o0 , at + 96) ;"), "{text}");
+    assert!(h.contains("simd . prefetch (s0_0 , at + 512) ;"), "{h}");
+    assert!(!h.contains("simd . prefetch (o0"), "{h}");
+    let fixed = spec("gaussian", Some((5, 5))).input_shape(64, 64);
+    let h = function_text(&fixed, "horizontal_row");
+    assert!(h.contains("simd . prefetch (o0 , at + 96) ;"), "{h}");
+    assert!(!h.contains("simd . prefetch (s0_0"), "{h}");
     let direct = quote_items(&spec("sobel_x", None));
     assert!(
         direct.contains("simd . prefetch (s3_0 , at + 256) ;"),
