@@ -36,6 +36,9 @@ use quote::{ToTokens, format_ident, quote};
 use crate::lit::{elem_lit, usize_lit};
 
 mod fused;
+mod joined;
+
+use joined::Joined;
 
 /// Partial sums per call, shared out among its output rows: enough independent
 /// multiply-add chains to cover the latency of two FMA units (4 cycles each).
@@ -130,6 +133,19 @@ enum Stores {
     Shifted,
 }
 
+/// Where a step's input vectors come from.
+#[derive(Clone, Copy)]
+enum Loads<'a> {
+    /// `simd.load(s{t}_{c}, i)`, one source slice per row and column offset.
+    Slices,
+    /// From each row's window slice `w{t}` (blocks of several vectors; the
+    /// map gives each row's first and last column offset).
+    Windows(&'a std::collections::BTreeMap<usize, (usize, usize)>),
+    /// Part of them shifted in registers out of two loaded vectors
+    /// ([`Joined`]).
+    Joined(&'a Joined),
+}
+
 /// Whether a loop prefetches its output rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum OutputPrefetch {
@@ -184,6 +200,8 @@ struct Pass<'a> {
     /// shape, [`convc_core::exec::runs_horizontal_first`]): the horizontal
     /// pass then reads an image row and writes a cache-resident ring row.
     horizontal_first: bool,
+    /// The plan is bound by its arithmetic ([`Plan::is_heavy`]).
+    heavy: bool,
 }
 
 /// Everything the lowering of one Plan needs.
@@ -227,6 +245,7 @@ impl Rows<'_> {
             streams: kind == Kind::Direct || (kind == Kind::Vertical && self.fixed.is_none()),
             horizontal_first: self.fixed.is_none()
                 && convc_core::exec::runs_horizontal_first(self.plan),
+            heavy: p.is_heavy(),
         }
     }
 
@@ -689,7 +708,7 @@ impl Pass<'_> {
             });
             slices.push(s);
         }
-        let body = self.body(dtype, 1, None, Stores::Plain);
+        let body = self.body(dtype, 1, Loads::Slices, Stores::Plain);
         // With a column stride, `n - 1` needs a non-empty row.
         let guard = (sx > 1 && self.fixed.is_none()).then(|| {
             quote! {
@@ -710,6 +729,7 @@ impl Pass<'_> {
         } else {
             TokenStream::new()
         };
+        let joined = self.joined_steps(elem, dtype, &n, &slices, prefetch.as_ref(), &mut fns);
         // The last vector overlaps the one before it rather than leaving a tail:
         // its columns get the same values again (the same sums in the same order
         // as a block computes them, so every column's value is the same).
@@ -718,6 +738,7 @@ impl Pass<'_> {
             let mut i = 0;
             #streamed
             #blocks
+            #joined
             loop {
                 let at = if i < last { i } else { last };
                 #prefetch
@@ -803,7 +824,12 @@ impl Pass<'_> {
         } else {
             Stores::Vectors
         };
-        let body = self.body(dtype, u, (u > 1).then_some(&spans), stores);
+        let loads = if u > 1 {
+            Loads::Windows(&spans)
+        } else {
+            Loads::Slices
+        };
+        let body = self.body(dtype, u, loads, stores);
         let pending = usize_lit(self.outputs);
         let pending_param = deferred.then(|| quote!(p: &mut [S::V; #pending],));
         fns.extend(quote! {
@@ -920,7 +946,7 @@ impl Pass<'_> {
             decls: windows,
         } = self.windows(elem);
         let spans = self.row_spans();
-        let body = self.body(dtype, u, Some(&spans), Stores::Shifted);
+        let body = self.body(dtype, u, Loads::Windows(&spans), Stores::Shifted);
         fns.extend(quote! {
             #[inline(always)]
             fn #step_fn<#simd>(
@@ -1052,7 +1078,7 @@ impl Pass<'_> {
             decls: windows,
         } = self.windows(elem);
         let block_fn = self.block_fn();
-        let body = self.body(dtype, self.vectors(), Some(&spans), Stores::Plain);
+        let body = self.body(dtype, self.vectors(), Loads::Windows(&spans), Stores::Plain);
         fns.extend(quote! {
             #[inline(always)]
             fn #block_fn<#simd>(
@@ -1195,13 +1221,7 @@ impl Pass<'_> {
     /// the input row it waits for, and each input vector is loaded just before its
     /// first use (`let x{t}_{c} = simd.load(s{t}_{c}, i);`) and shared by every
     /// output row that reads it, so that few loaded vectors are live at once.
-    fn body(
-        &self,
-        dtype: DType,
-        vectors: usize,
-        windows: Option<&std::collections::BTreeMap<usize, (usize, usize)>>,
-        stores: Stores,
-    ) -> TokenStream {
+    fn body(&self, dtype: DType, vectors: usize, loads: Loads<'_>, stores: Stores) -> TokenStream {
         let terms = &self.st.terms;
         let last_row = |term: &Term| {
             term.plus
@@ -1249,9 +1269,12 @@ impl Pass<'_> {
         let mut remaining: Vec<usize> = vec![terms.len(); self.outputs];
         let mut loaded = BTreeSet::new();
         let mut stmts = TokenStream::new();
+        if let Loads::Joined(joined) = loads {
+            stmts.extend(joined.pair());
+        }
         let mut row = None;
         for (t, _, j, p) in units {
-            if windows.is_some() && row != Some(t) {
+            if matches!(loads, Loads::Windows(_)) && row != Some(t) {
                 // Pin the schedule: this row's loads stay after the previous
                 // row's (LLVM would hoist every load of the step to its top).
                 stmts.extend(quote!(simd.barrier();));
@@ -1270,8 +1293,9 @@ impl Pass<'_> {
                     if loaded.insert((t, c, v)) {
                         let x = var(tap);
                         let sx = usize_lit(self.sx);
-                        stmts.extend(match windows {
-                            None => {
+                        stmts.extend(match loads {
+                            Loads::Joined(joined) => joined.load(&x, t, c),
+                            Loads::Slices => {
                                 let s = format_ident!("s{t}_{c}");
                                 if self.sx == 1 {
                                     quote!(let #x = simd.load(#s, #at);)
@@ -1279,7 +1303,7 @@ impl Pass<'_> {
                                     quote!(let #x = simd.load_strided(#s, #at, #sx);)
                                 }
                             }
-                            Some(spans) => {
+                            Loads::Windows(spans) => {
                                 let w = format_ident!("w{t}");
                                 let off = usize_lit(c - spans[&t].0);
                                 let v = usize_lit(v);

@@ -685,3 +685,51 @@ fn heavy_passes_compute_blocks_of_two_vectors_per_row() {
     assert!(!plain.contains("prefetch_out"), "{rows}");
     assert!(!streaming.contains("prefetch (o"), "{rows}");
 }
+
+#[test]
+fn heavy_horizontal_passes_shift_odd_offsets_in_registers() {
+    let g15 = spec("gaussian(sigma=3)", Some((15, 15)));
+    let step = function_text(&g15, "horizontal_col_joined");
+    assert!(step.contains("let ja = simd . load (s0_0 , i) ;"), "{step}");
+    assert!(
+        step.contains("let jb = simd . load (s0_0 , i + S :: LANES) ;"),
+        "{step}"
+    );
+    assert!(step.contains("let x0_0 = ja ;"), "{step}");
+    for d in (1..15).step_by(2) {
+        assert!(
+            step.contains(&format!("let x0_{d} = simd . join (ja , jb , {d}) ;")),
+            "{d}: {step}"
+        );
+    }
+    for d in (2..15).step_by(2) {
+        assert!(
+            step.contains(&format!("let x0_{d} = simd . load (s0_{d} , i) ;")),
+            "{d}: {step}"
+        );
+    }
+    // Only with 512-bit tokens, and while `jb` lies inside the row.
+    let row = function_text(&g15, "horizontal_row");
+    assert!(
+        row.contains("if S :: CHEAP_JOIN && S :: LANES == 16 {"),
+        "{row}"
+    );
+    assert!(row.contains("while i + 2 * S :: LANES <= n {"), "{row}");
+    // f64: 8 lanes, offset 8 is `jb` itself, offsets past it are loads.
+    let g13 = spec("gaussian(sigma=2)", Some((13, 13))).dtype(convc_core::DType::F64);
+    let step = function_text(&g13, "horizontal_col_joined");
+    assert!(step.contains("let x0_8 = jb ;"), "{step}");
+    assert!(step.contains("simd . join (ja , jb , 7)"), "{step}");
+    assert!(
+        step.contains("let x0_9 = simd . load (s0_9 , i) ;"),
+        "{step}"
+    );
+    assert!(
+        function_text(&g13, "horizontal_row").contains("S :: LANES == 8"),
+        "{g13:?}"
+    );
+    // Light plans and vertical passes load every vector.
+    let g5 = quote_items(&spec("gaussian", Some((5, 5))));
+    assert!(!g5.contains("joined") && !g5.contains("CHEAP_JOIN"), "{g5}");
+    assert!(!function_text(&g15, "vertical_cols").contains("join"));
+}

@@ -21,7 +21,7 @@
 use proc_macro2::{Ident, TokenStream};
 use quote::{ToTokens, format_ident, quote};
 
-use super::{Kind, Pass, Rows, Stores};
+use super::{Kind, Loads, Pass, Rows, Stores};
 use crate::lit::usize_lit;
 
 impl Rows<'_> {
@@ -103,7 +103,7 @@ impl Rows<'_> {
             .map(|(d, hs)| quote!(Self::#hcol(simd, i, #d, #(#hs,)*);))
             .collect();
         let pending = usize_lit(rows);
-        let late_body = v.body(dtype, 1, None, Stores::Deferred);
+        let late_body = v.body(dtype, 1, Loads::Slices, Stores::Deferred);
         let vparams: Vec<TokenStream> = (0..span)
             .map(|t| {
                 let s = vslice(t);

@@ -43,6 +43,10 @@ pub trait Simd<T: Lanes>: Copy + Debug + 'static {
     /// with this token (sharing the input vectors they read), rather than one row
     /// at a time (smaller code: the baseline's and the scalar tokens' choice).
     const WIDE: bool;
+    /// Whether [`Simd::join`] is one in-register instruction (512-bit vectors):
+    /// generated horizontal passes of heavy plans then make some of their
+    /// shifted input vectors with it rather than load them.
+    const CHEAP_JOIN: bool = false;
     /// The token without a check.
     ///
     /// # Safety
@@ -443,6 +447,7 @@ mod x86 {
                 type Scalar = $scalar;
                 const LANES: usize = $lanes;
                 const WIDE: bool = $wide;
+                const CHEAP_JOIN: bool = $lanes * ::std::mem::size_of::<$t>() == 64;
                 #[inline(always)]
                 unsafe fn new_unchecked() -> Self {
                     $token(false)
