@@ -102,7 +102,8 @@ impl Pass<'_> {
         })
     }
 
-    /// Whose taps read at least two columns.
+    /// The [`Joined`] step of a heavy horizontal pass without a column stride
+    /// whose taps read at least two columns; `None` for any other pass.
     fn joined(&self, dtype: DType, slices: &[Ident]) -> Option<Joined> {
         let columns: Vec<usize> = self.sources().into_iter().map(|(_, c)| c).collect();
         if self.kind != Kind::Horizontal || !self.heavy || self.sx != 1 || columns.len() < 2 {
