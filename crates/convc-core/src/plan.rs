@@ -360,24 +360,46 @@ pub const HEAVY_TAPS: usize = 25;
 /// four written), more than an AMD Zen 4 core's prefetchers follow. There, at
 /// 4096 x 4096, two rows took sobel from 8.5-9.1 to 7.3-7.5 ms in `conv!` (7.7-7.8
 /// in the JIT from 8.9-9.3) and the JIT's dilated 3x3 from 17.1 to 10.5-10.7 ms.
-/// The vertical passes of separable plans keep four: they read rows the
+/// The vertical passes of light separable plans keep four: they read rows the
 /// horizontal pass left in cache, and two rows ran their gaussians 5-15% slower.
+///
+/// Heavy separable plans whose vertical pass is light (one vector per step in
+/// `conv!`) compute eight: their vertical pass reads a window of ring rows
+/// that no longer fit L1 (a 4096-wide gaussian 15x15 keeps 288 KiB of them),
+/// and eight rows per call load 22 of them for 8 output rows where four loaded
+/// 18 for 4. On the Zen 4 host at 4096 x 4096, `conv!`'s gaussian 15x15, eight
+/// alternating runs: 11.5-14.0 ms (median 13.3) with four, 10.2-16.1 (12.5)
+/// with eight, 10.4-17.3 (12.7) with six, in another set 10.8-14.3 (11.4)
+/// with four, 10.5-11.4 (10.7) with eight and 10.6-12.1 (11.2) with twelve;
+/// at 4099 and 1024 level.
 fn rows_per_call(method: &Method, kh: usize, dy: usize, sy: usize) -> usize {
     let extent = (kh - 1) * dy + 1;
-    if sy >= extent {
-        1
-    } else if matches!(method, Method::Direct(st) if st.taps() <= HEAVY_TAPS) {
-        LIGHT_DIRECT_ROWS_PER_CALL
-    } else {
-        MAX_ROWS_PER_CALL
+    match method {
+        _ if sy >= extent => 1,
+        Method::Direct(st) if st.taps() <= HEAVY_TAPS => LIGHT_DIRECT_ROWS_PER_CALL,
+        Method::Separable {
+            vertical,
+            horizontal,
+        } if vertical.taps() + horizontal.taps() > HEAVY_TAPS && vertical.taps() <= HEAVY_TAPS => {
+            HEAVY_SEPARABLE_ROWS_PER_CALL
+        }
+        _ => DEFAULT_ROWS_PER_CALL,
     }
 }
 
 /// Output rows per call of a light direct pass ([`rows_per_call`]).
 const LIGHT_DIRECT_ROWS_PER_CALL: usize = 2;
 
+/// Output rows per call of a heavy separable plan's light vertical pass
+/// ([`rows_per_call`]).
+const HEAVY_SEPARABLE_ROWS_PER_CALL: usize = 8;
+
+/// Output rows per call of heavy direct passes, light separable plans and
+/// heavy vertical passes ([`rows_per_call`]).
+const DEFAULT_ROWS_PER_CALL: usize = 4;
+
 /// The most output rows a Plan computes per call ([`Plan::rows_per_call`]).
-pub const MAX_ROWS_PER_CALL: usize = 4;
+pub const MAX_ROWS_PER_CALL: usize = HEAVY_SEPARABLE_ROWS_PER_CALL;
 
 fn write_scale(f: &mut fmt::Formatter<'_>, scale: f64) -> fmt::Result {
     let inv = 1.0 / scale;
@@ -546,17 +568,30 @@ mod tests {
     }
 
     #[test]
-    fn light_direct_passes_compute_two_rows_per_call_the_others_four() {
+    fn rows_per_call_two_light_direct_eight_heavy_separable_four_the_others() {
         let rows = |name, size| plan(name, size).rows_per_call;
         // Light direct: memory-bound, two rows.
         assert_eq!(rows("sobel_x", (3, 3)), 2);
         let log5 = plan("log", (5, 5));
         assert!(matches!(log5.method, Method::Direct(_)) && !log5.is_heavy());
         assert_eq!(log5.rows_per_call, 2);
-        // Heavy direct and separable vertical passes (light or not): four.
+        // Heavy direct, light separable: four.
         assert_eq!(rows("log", (7, 7)), 4);
         assert_eq!(rows("gaussian", (5, 5)), 4);
-        assert_eq!(rows("gaussian", (15, 15)), 4);
+        assert_eq!(rows("box", (12, 13)), 4);
+        // Heavy separable with a light vertical pass: eight, however short it is.
+        assert_eq!(rows("gaussian", (15, 15)), 8);
+        assert_eq!(rows("box", (13, 13)), 8);
+        assert_eq!(rows("box", (3, 25)), 8);
+        assert_eq!(rows("box", (25, 3)), 8);
+        // A heavy vertical pass (26 taps) keeps four.
+        let tall = plan("box", (26, 3));
+        assert!(matches!(tall.method, Method::Separable { .. }), "{tall}");
+        assert_eq!((tall.row_pass_taps(), tall.rows_per_call), (26, 4));
+        // No more than a stride lets overlap: one row when it skips the kernel.
+        let mut spec = ConvSpec::new(build("gaussian", &[], Some((15, 15))).unwrap());
+        spec.stride = crate::spec::Axes::new(15, 1);
+        assert_eq!(Plan::new(&spec).unwrap().rows_per_call, 1);
     }
 
     #[test]

@@ -466,11 +466,17 @@ impl CompiledConv {
 /// (still 2.3-2.9x the generic executor).
 const ONE_ROW_TAPS: usize = 100;
 
+/// The most output rows per call of the JIT's light row passes.
+const MAX_ROWS_PER_CALL: usize = 4;
+
 /// The Plan the JIT compiles for `spec`: two output rows per call where the pass
 /// that computes several is heavy (more than [`HEAVY_TAPS`] taps), one above
-/// [`ONE_ROW_TAPS`]. Cranelift's 16 vector registers hold two rows' partial sums
-/// and the vectors they share, not four: a dense 7x7 on a Xeon ran 36.9 ms with
-/// two rows per call, 41.9 with four.
+/// [`ONE_ROW_TAPS`], and at most [`MAX_ROWS_PER_CALL`] otherwise. Cranelift's 16
+/// vector registers hold two rows' partial sums and the vectors they share, not
+/// four: a dense 7x7 on a Xeon ran 36.9 ms with two rows per call, 41.9 with
+/// four. The eight rows the Plan gives a heavy separable plan's light vertical
+/// pass spill there too: gaussian 15x15 at 4096 x 4096 on the Zen 4, five
+/// alternating runs, 17.7-17.9 ms with four, 21.2-21.6 with eight.
 fn jit_plan(spec: &ConvSpec) -> Result<Plan> {
     let plan = Plan::new(spec)?;
     let taps = plan.row_pass_taps();
@@ -479,6 +485,6 @@ fn jit_plan(spec: &ConvSpec) -> Result<Plan> {
     } else if taps > HEAVY_TAPS {
         plan.with_rows_per_call_at_most(2)
     } else {
-        plan
+        plan.with_rows_per_call_at_most(MAX_ROWS_PER_CALL)
     })
 }

@@ -586,15 +586,18 @@ mod tests {
         l.stencils().cloned().collect()
     }
 
-    /// One pass of the separable gaussian 15x15 (sigma 3, zero border).
+    /// One pass of the separable gaussian 15x15 (sigma 3, zero border), as the
+    /// JIT plans it.
     fn gaussian_15x15_pass(kind: PassKind) -> RowStencil {
         let spec = ConvSpec::new(
             named::build("gaussian", &[("sigma".into(), 3.0)], Some((15, 15))).unwrap(),
         )
         .border(Border::Zero);
-        stencils(&spec)
-            .into_iter()
+        lower(&crate::jit_plan(&spec).unwrap())
+            .unwrap()
+            .stencils()
             .find(|s| s.kind == kind)
+            .cloned()
             .unwrap()
     }
 

@@ -122,6 +122,24 @@ proptest! {
     }
 }
 
+/// The eight rows per call the Plan gives a heavy separable plan's light vertical
+/// pass would spill Cranelift's 16 vector registers: the JIT computes four.
+#[test]
+fn heavy_separable_plans_compute_four_rows_per_call() {
+    let spec = ConvSpec::new(named::build("gaussian", &[], Some((15, 15))).unwrap());
+    assert_eq!(convc_core::Plan::new(&spec).unwrap().rows_per_call, 8);
+    let plan = Jit::global().compile(&spec).unwrap().plan().clone();
+    assert_eq!(plan.rows_per_call, 4, "{plan}");
+    let case = Case {
+        spec: spec.border(Border::Reflect),
+        shape: convc_core::Shape::new(21, 37),
+        pad_in: 1,
+        pad_out: 2,
+        seed: 15,
+    };
+    check(Jit::global(), &case).unwrap();
+}
+
 /// Widths around the vector and block sizes, for every loop of the generated code
 /// (wide, narrow, scalar), direct and separable, f32 and f64, strides 1..4.
 #[test]

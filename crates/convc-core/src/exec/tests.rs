@@ -609,7 +609,7 @@ fn horizontal_first_only_where_it_reads_every_row_and_the_ring_fits() {
     let gaps = plan(3, 1, 5);
     assert_eq!((gaps.rows_per_call, gaps.window_rows()), (4, 14));
     assert!(!runs_horizontal_first(&gaps));
-    // 15 rows 5 apart, four per call: a window of 74 rows.
+    // 15 rows 5 apart, eight per call: a window of 78 rows.
     assert!(plan(15, 1, 5).window_rows() > 64);
     assert!(!runs_horizontal_first(&plan(15, 1, 5)));
     let g15 = plan(15, 1, 1);
