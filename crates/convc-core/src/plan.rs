@@ -365,9 +365,9 @@ pub const HEAVY_TAPS: usize = 25;
 ///
 /// Heavy separable plans whose vertical pass is light (one vector per step in
 /// `conv!`) compute eight: their vertical pass reads a window of ring rows
-/// that no longer fit L1 (a 4096-wide gaussian 15x15 keeps 288 KiB of them),
-/// and eight rows per call load 22 of them for 8 output rows where four loaded
-/// 18 for 4. On the Zen 4 host at 4096 x 4096, `conv!`'s gaussian 15x15, eight
+/// that do not fit L1 (18 rows of 16 KiB for a 4096-wide gaussian 15x15 with
+/// four rows per call), and eight rows per call load 22 of them for 8 output
+/// rows where four loaded 18 for 4. On the Zen 4 host at 4096 x 4096, `conv!`'s gaussian 15x15, eight
 /// alternating runs: 11.5-14.0 ms (median 13.3) with four, 10.2-16.1 (12.5)
 /// with eight, 10.4-17.3 (12.7) with six, in another set 10.8-14.3 (11.4)
 /// with four, 10.5-11.4 (10.7) with eight and 10.6-12.1 (11.2) with twelve;

@@ -537,8 +537,9 @@ impl Pass<'_> {
         // that are not a multiple of a vector) one at a time, each streaming on
         // its own, where the rows of a call read no input row in common (a
         // dilation in y): their cost is memory traffic. Where they share rows
-        // (sobel), the rows together with plain stores are faster on a Zen 4:
-        // one at a time read the shared rows again from L2. Not vertical
+        // (sobel), the rows together with plain stores ran faster on a Zen 4
+        // (sobel at 4099: 8.3-10.3 ms one at a time, 7.5-7.9 together; why
+        // was not found, docs/performance.md). Not vertical
         // passes: one row at a time they sum in another order (the rows form
         // shares a multiply-add across rows), and an output's values must not
         // depend on its rows' alignment.
