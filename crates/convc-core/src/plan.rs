@@ -361,7 +361,9 @@ pub const HEAVY_TAPS: usize = 25;
 /// 4096 x 4096, two rows took sobel from 8.5-9.1 to 7.3-7.5 ms in `conv!` (7.7-7.8
 /// in the JIT from 8.9-9.3) and the JIT's dilated 3x3 from 17.1 to 10.5-10.7 ms.
 /// The vertical passes of light separable plans keep four: they read rows the
-/// horizontal pass left in cache, and two rows ran their gaussians 5-15% slower.
+/// horizontal pass left in cache, and two rows ran their gaussians 5-15% slower,
+/// eight `conv!`'s gaussian 5x5 sweep 15-20% slower (Zen 4, 4096 x 4096, eight
+/// alternating runs: 6.0-7.3 ms with four, 7.5-9.1 with eight).
 ///
 /// Heavy separable plans whose vertical pass is light (one vector per step in
 /// `conv!`) compute eight: their vertical pass reads a window of ring rows
