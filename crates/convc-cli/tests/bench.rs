@@ -5,6 +5,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
+use std::process::Output;
 
 use common::*;
 use convc::Backend;
@@ -39,6 +40,13 @@ impl Tmp {
 
 fn args(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| s.to_string()).collect()
+}
+
+/// Runs `convc bench --size size --reps reps`, then `extra`.
+fn bench(size: &str, reps: &str, extra: &[&str]) -> Output {
+    let mut a = args(&["bench", "--size", size, "--reps", reps]);
+    a.extend(args(extra));
+    convc(&a)
 }
 
 fn read_json(path: &Path) -> Value {
@@ -153,17 +161,11 @@ fn default_backends() -> Vec<&'static str> {
 #[test]
 fn bench_writes_the_table_json_and_svg() {
     let t = Tmp::new();
-    let o = convc(args(&[
-        "bench",
-        "--size",
+    let o = bench(
         "64",
-        "--reps",
         "2",
-        "--json",
-        &t.s("b.json"),
-        "--plot",
-        &t.s("b.svg"),
-    ]));
+        &["--json", &t.s("b.json"), "--plot", &t.s("b.svg")],
+    );
     assert_ok(&o, "bench");
     let out = stdout(&o);
     let backends = default_backends();
@@ -190,19 +192,18 @@ fn bench_writes_the_table_json_and_svg() {
 #[test]
 fn backends_and_threads_are_the_ones_asked_for() {
     let t = Tmp::new();
-    let o = convc(args(&[
-        "bench",
-        "--size",
+    let o = bench(
         "32",
-        "--reps",
         "1",
-        "--threads",
-        "2",
-        "--backends",
-        "naive, generic,naive",
-        "--json",
-        &t.s("b.json"),
-    ]));
+        &[
+            "--threads",
+            "2",
+            "--backends",
+            "naive, generic,naive",
+            "--json",
+            &t.s("b.json"),
+        ],
+    );
     assert_ok(&o, "bench --backends naive,generic");
     check_report(&read_json(&t.path("b.json")), 32, 2, &["naive", "generic"]);
     assert!(!t.path("b.svg").exists());
@@ -211,32 +212,25 @@ fn backends_and_threads_are_the_ones_asked_for() {
 #[test]
 fn macro_rows_run_alone_on_the_threads_asked_for() {
     let t = Tmp::new();
-    let o = convc(args(&[
-        "bench",
-        "--size",
+    let o = bench(
         "40",
-        "--reps",
         "1",
-        "--threads",
-        "2",
-        "--backends",
-        "macro",
-        "--json",
-        &t.s("b.json"),
-    ]));
+        &[
+            "--threads",
+            "2",
+            "--backends",
+            "macro",
+            "--json",
+            &t.s("b.json"),
+        ],
+    );
     assert_ok(&o, "bench --backends macro");
     check_report(&read_json(&t.path("b.json")), 40, 2, &["macro"]);
-    let o = convc(args(&[
-        "bench",
-        "--size",
+    let o = bench(
         "40",
-        "--reps",
         "1",
-        "--backends",
-        "macro,generic",
-        "--json",
-        &t.s("c.json"),
-    ]));
+        &["--backends", "macro,generic", "--json", &t.s("c.json")],
+    );
     assert_ok(&o, "bench --backends macro,generic");
     check_report(&read_json(&t.path("c.json")), 40, 1, &["macro", "generic"]);
 }
@@ -244,19 +238,18 @@ fn macro_rows_run_alone_on_the_threads_asked_for() {
 #[test]
 fn workloads_runs_only_the_ones_named() {
     let t = Tmp::new();
-    let o = convc(args(&[
-        "bench",
-        "--size",
+    let o = bench(
         "40",
-        "--reps",
         "1",
-        "--backends",
-        "generic",
-        "--workloads",
-        "gaussian_15x15, sobel_x_3x3",
-        "--json",
-        &t.s("b.json"),
-    ]));
+        &[
+            "--backends",
+            "generic",
+            "--workloads",
+            "gaussian_15x15, sobel_x_3x3",
+            "--json",
+            &t.s("b.json"),
+        ],
+    );
     assert_ok(&o, "bench --workloads");
     let rows = check_rows(
         &read_json(&t.path("b.json")),
@@ -286,21 +279,20 @@ fn opencv_rows_merge_with_their_own_ratios() {
         ]
     });
     std::fs::write(t.path("cv.json"), anchor.to_string()).unwrap();
-    let o = convc(args(&[
-        "bench",
-        "--size",
+    let o = bench(
         "48",
-        "--reps",
         "1",
-        "--backends",
-        "generic",
-        "--opencv",
-        &t.s("cv.json"),
-        "--json",
-        &t.s("b.json"),
-        "--plot",
-        &t.s("b.svg"),
-    ]));
+        &[
+            "--backends",
+            "generic",
+            "--opencv",
+            &t.s("cv.json"),
+            "--json",
+            &t.s("b.json"),
+            "--plot",
+            &t.s("b.svg"),
+        ],
+    );
     assert_ok(&o, "bench --opencv");
     let rows = check_report(&read_json(&t.path("b.json")), 48, 1, &["generic"]);
     let cv: Vec<&Value> = rows.iter().filter(|r| r["backend"] == "opencv").collect();
@@ -393,17 +385,11 @@ fn bad_opencv_files_exit_1_with_a_message() {
 #[test]
 fn an_unwritable_plot_is_an_error() {
     let t = Tmp::new();
-    let o = convc(args(&[
-        "bench",
-        "--size",
+    let o = bench(
         "16",
-        "--reps",
         "1",
-        "--backends",
-        "generic",
-        "--plot",
-        &t.s("no-such-dir/b.svg"),
-    ]));
+        &["--backends", "generic", "--plot", &t.s("no-such-dir/b.svg")],
+    );
     let e = stderr(&o);
     assert_eq!(o.status.code(), Some(1), "{e}");
     assert!(e.starts_with("error: ") && e.contains("--plot"), "{e}");
