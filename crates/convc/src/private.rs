@@ -569,6 +569,11 @@ pub mod dispatch {
             self.strip
         }
 
+        /// A vector of AVX-512's `f32` lanes, as for direct edges.
+        fn horizontal_edge_columns(&self) -> Option<usize> {
+            Some(16)
+        }
+
         fn horizontal_first(&self) -> bool {
             self.horizontal_first
         }

@@ -62,16 +62,58 @@ pub(crate) struct Widened {
     /// Elements per scratch window row.
     pub(crate) len: usize,
     /// How a scratch window row is filled from its input row.
+    fill: ScratchRow,
+}
+
+/// How a scratch row of padded values is filled from an input row: runs of
+/// copied elements and of the border constant, worked out once per input shape
+/// so that filling costs copies, not a border rule per element.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ScratchRow {
     runs: Vec<Run>,
 }
 
-/// Part of a scratch window row: `len` elements from `to` on.
+/// Part of a scratch row: `len` elements from `to` on.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Run {
     /// Input elements `from..from + len`.
     Copy { to: usize, from: usize, len: usize },
     /// The border constant (or columns no tap reads).
     Constant { to: usize, len: usize },
+}
+
+impl ScratchRow {
+    /// The row whose element `q` comes from `sources[q]`.
+    pub(crate) fn new(sources: impl IntoIterator<Item = Source>) -> ScratchRow {
+        let mut runs: Vec<Run> = Vec::new();
+        for (q, source) in sources.into_iter().enumerate() {
+            match (runs.last_mut(), source) {
+                (Some(Run::Copy { from, len, .. }), Source::Index(i)) if *from + *len == i => {
+                    *len += 1
+                }
+                (Some(Run::Constant { len, .. }), Source::Constant) => *len += 1,
+                (_, Source::Index(from)) => runs.push(Run::Copy {
+                    to: q,
+                    from,
+                    len: 1,
+                }),
+                (_, Source::Constant) => runs.push(Run::Constant { to: q, len: 1 }),
+            }
+        }
+        ScratchRow { runs }
+    }
+
+    /// Fills `dst` (as many elements as the sources) from input row `row`.
+    pub(crate) fn fill<T: Copy>(&self, row: &[T], constant: T, dst: &mut [T]) {
+        for run in &self.runs {
+            match *run {
+                Run::Copy { to, from, len } => {
+                    dst[to..to + len].copy_from_slice(&row[from..from + len]);
+                }
+                Run::Constant { to, len } => dst[to..to + len].fill(constant),
+            }
+        }
+    }
 }
 
 impl Widened {
@@ -93,45 +135,25 @@ impl Widened {
         // `unread` lie left of every tap.
         let shift = (first * sx) as isize - (at * sx) as isize;
         let unread = at * sx - left;
-        let mut runs: Vec<Run> = Vec::new();
-        for q in 0..len {
-            let source = if q < unread {
+        let fill = ScratchRow::new((0..len).map(|q| {
+            if q < unread {
                 Source::Constant
             } else {
                 plan.border.map(q as isize + shift, width)
-            };
-            match (runs.last_mut(), source) {
-                (Some(Run::Copy { from, len, .. }), Source::Index(i)) if *from + *len == i => {
-                    *len += 1
-                }
-                (Some(Run::Constant { len, .. }), Source::Constant) => *len += 1,
-                (_, Source::Index(from)) => runs.push(Run::Copy {
-                    to: q,
-                    from,
-                    len: 1,
-                }),
-                (_, Source::Constant) => runs.push(Run::Constant { to: q, len: 1 }),
             }
-        }
+        }));
         Some(Widened {
             first,
             count,
             at,
             len,
-            runs,
+            fill,
         })
     }
 
     /// Fills `dst` (`len` elements) as the scratch row of input row `row`.
     pub(crate) fn fill<T: Copy>(&self, row: &[T], constant: T, dst: &mut [T]) {
-        for run in &self.runs {
-            match *run {
-                Run::Copy { to, from, len } => {
-                    dst[to..to + len].copy_from_slice(&row[from..from + len]);
-                }
-                Run::Constant { to, len } => dst[to..to + len].fill(constant),
-            }
-        }
+        self.fill.fill(row, constant, dst);
     }
 }
 

@@ -88,6 +88,15 @@ pub trait RowKernels<T: Element>: Sync {
         self.direct(window, out, cols);
     }
 
+    /// Separable plans run horizontal pass first ([`RowKernels::horizontal_first`]):
+    /// how many output columns the driver widens each edge's horizontal pass
+    /// to (towards the interior), so that the backend's vector code computes
+    /// it rather than its loop for a few columns; the driver copies the edge's
+    /// own columns out. `None` (the default): the edge's columns only.
+    fn horizontal_edge_columns(&self) -> Option<usize> {
+        None
+    }
+
     /// Separable plans: output columns per strip, when the backend's passes are
     /// faster run strip by strip (the temporary columns a strip's vertical pass
     /// writes are still in L1 when its horizontal pass reads them) than over
@@ -172,7 +181,9 @@ pub fn execute_with_threads<T: Element, K: RowKernels<T> + ?Sized>(
         &geom,
         *input,
         kernels.direct_edge_columns(),
-        kernels.horizontal_first(),
+        kernels
+            .horizontal_first()
+            .then(|| kernels.horizontal_edge_columns()),
     );
     let mut rows = output.rows_mut();
     let r = plan.rows_per_call;
@@ -257,7 +268,9 @@ impl<'a, T: Element> Driver<'a, T> {
         geom: &'a Geometry,
         input: ImageView<'a, T>,
         edge_columns: Option<usize>,
-        horizontal_first: bool,
+        // Where the backend asks for the horizontal pass first: the columns
+        // its horizontal edges are widened to.
+        horizontal_first: Option<Option<usize>>,
     ) -> Self {
         let constant = T::from_f64(plan.border.constant());
         let constant_row = vec![
@@ -285,9 +298,8 @@ impl<'a, T: Element> Driver<'a, T> {
             Method::Separable { .. } => Vec::new(),
         };
         let pad_sources = pad_sources(plan, geom.input.width, padded_width);
-        let horizontal_first = horizontal_first
-            .then(|| HorizontalFirst::new::<T>(plan, geom))
-            .flatten();
+        let horizontal_first =
+            horizontal_first.and_then(|columns| HorizontalFirst::new::<T>(plan, geom, columns));
         Driver {
             plan,
             geom,

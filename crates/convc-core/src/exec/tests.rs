@@ -351,6 +351,9 @@ impl<T: Element> RowKernels<T> for Offering<T> {
     fn horizontal_first(&self) -> bool {
         self.horizontal_first
     }
+    fn horizontal_edge_columns(&self) -> Option<usize> {
+        self.edge_columns
+    }
     fn fused(
         &self,
         sources: &[&[T]],
@@ -420,7 +423,7 @@ fn horizontal_first_gives_the_bits_of_its_definition() {
     // or from the ring, each output must come out of the same sums as when every
     // padded row is built in full.
     let mut rng = Rng(17);
-    let (mut first, mut kept, mut fused_calls) = (0, 0, 0);
+    let (mut first, mut kept, mut fused_calls, mut widened) = (0, 0, 0, 0);
     for case in 0..400 {
         let (kh, kw) = (1 + rng.below(16), 2 + rng.below(15));
         let col: Vec<f64> = (0..kh).map(|_| rng.unit()).collect();
@@ -490,6 +493,30 @@ fn horizontal_first_gives_the_bits_of_its_definition() {
         fused_calls += fusing
             .fused_calls
             .load(std::sync::atomic::Ordering::Relaxed);
+        // Edges widened towards the interior (the backend's vector code over
+        // more columns than the edge has), swept or not: the same bits.
+        let columns = 1 + rng.below(40);
+        let widening = Offering::<f32> {
+            edge_columns: Some(columns),
+            fused: case % 2 == 0,
+            ..Offering::horizontal_first(&plan)
+        };
+        let mut wide = Image::<f32>::zeros(out.width, out.height).unwrap();
+        execute_with_threads(
+            &plan,
+            &widening,
+            &src.view(),
+            &mut wide.view_mut(),
+            plan.threads,
+        )
+        .unwrap();
+        assert!(
+            expected.data() == wide.data(),
+            "edges widened to {columns} columns differ\n{plan}\n{w}x{h}"
+        );
+        let geom = plan.geometry(src.shape()).unwrap();
+        widened += HorizontalFirst::new::<f32>(&plan, &geom, Some(columns))
+            .map_or(0, |hf| hf.widened_edges());
         let calls = kernels
             .horizontal_calls
             .load(std::sync::atomic::Ordering::Relaxed);
@@ -503,8 +530,9 @@ fn horizontal_first_gives_the_bits_of_its_definition() {
         }
     }
     assert!(
-        first > 180 && kept > 40 && fused_calls > 200,
-        "{first} horizontal first, {kept} kept, {fused_calls} fused sweeps"
+        first > 180 && kept > 40 && fused_calls > 200 && widened > 100,
+        "{first} horizontal first, {kept} kept, {fused_calls} fused sweeps, \
+         {widened} widened edges"
     );
 }
 
@@ -615,7 +643,7 @@ fn horizontal_first_only_where_it_reads_every_row_and_the_ring_fits() {
     let g15 = plan(15, 1, 1);
     let fits = |h: usize, w: usize| {
         let geom = g15.geometry(crate::Shape::new(h, w)).unwrap();
-        HorizontalFirst::new::<f32>(&g15, &geom).is_some()
+        HorizontalFirst::new::<f32>(&g15, &geom, None).is_some()
     };
     assert!(fits(4096, 4096) && fits(1, 1));
     // 18 ring rows of 2^22 f32 columns: 288 MiB.
