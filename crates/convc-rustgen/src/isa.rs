@@ -26,9 +26,12 @@ impl Widest {
 
 /// The widest variant for `plan`: AVX-512F, except for light plans
 /// ([`Plan::is_heavy`] false: at most 25 taps per output pixel) with a column
-/// stride, which AVX2 + FMA serves better: their strided loads gather one lane
-/// at a time, and 16 lanes cost more than twice 8 (stride 2 3x3 at 4096 x 4096
-/// on an Intel Xeon: 8.5 ms with AVX2, 27 with AVX-512).
+/// stride above 2, which AVX2 + FMA serves better: their strided loads gather
+/// one lane at a time, and 16 lanes cost more than twice 8 (stride 2 3x3 at
+/// 4096 x 4096 on an Intel Xeon, when stride 2 gathered too: 8.5 ms with AVX2,
+/// 27 with AVX-512). A stride of 2 loads two vectors and shuffles them
+/// (`Simd::load_strided`); on the AMD Zen 4 its 3x3 blur ran 4.2-5.2 ms with
+/// AVX2 and 3.7-4.5 with AVX-512 (five alternating runs).
 ///
 /// Light stride-1 plans used to stop at AVX2 too: on an AMD EPYC, AVX-512's
 /// unaligned 64-byte loads, most of which straddle two cache lines, made the
@@ -37,7 +40,7 @@ impl Widest {
 /// 10.1 -> 8.2; in cache, at 1024 x 1024, 4% and 8%), as for heavy plans
 /// (gaussian 15x15 18 -> 15 ms, dense 7x7 1.6x).
 pub fn widest(plan: &Plan) -> Widest {
-    if plan.is_heavy() || plan.stride.x == 1 {
+    if plan.is_heavy() || plan.stride.x <= 2 {
         Widest::Avx512
     } else {
         Widest::Avx2Fma

@@ -457,12 +457,16 @@ fn an_unsupported_or_uncompiled_isa_is_an_error() {
 }
 
 #[test]
-fn light_column_strided_plans_stop_at_avx2_and_the_others_go_to_avx512() {
-    // 9 taps and a column stride: strided loads, AVX2 + FMA at most.
-    let light = conv!(box, stride = (1, 2));
+fn light_gathered_column_plans_stop_at_avx2_and_the_others_go_to_avx512() {
+    // 9 taps and a column stride of 3: lanes gathered, AVX2 + FMA at most.
+    let light = conv!(box, stride = (1, 3));
     assert!(light.isas().iter().all(|&i| i <= Isa::Avx2Fma));
     assert_eq!(light.isa(), Isa::best_up_to(Isa::Avx2Fma));
     assert_eq!(light.isas().last(), Some(&light.isa()));
+    // A stride of 2 loads whole vectors and shuffles them: every variant.
+    let halving = conv!(box, stride = (1, 2));
+    assert_eq!(halving.isas(), Isa::supported());
+    assert_eq!(halving.isa(), Isa::detected());
     // Without the stride: every variant the CPU has.
     let unstrided = conv!(box);
     assert_eq!(unstrided.isas(), Isa::supported());
