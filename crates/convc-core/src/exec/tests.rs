@@ -451,16 +451,9 @@ fn horizontal_first_gives_the_bits_of_its_definition() {
         let plan = Plan::new(&spec).unwrap();
         let src = image::<f32>(&mut rng, w, h);
         let kernels = Offering::<f32>::horizontal_first(&plan);
-        let mut got = Image::<f32>::zeros(out.width, out.height).unwrap();
-        // Bands of a few rows each, so that every band starts its own ring.
-        execute_with_threads(
-            &plan,
-            &kernels,
-            &src.view(),
-            &mut got.view_mut(),
-            plan.threads,
-        )
-        .unwrap();
+        // Bands of a few rows each (the plan's threads), so that every band
+        // starts its own ring.
+        let got = run_with(&plan, &kernels, &src, out);
         let expected = if runs_horizontal_first(&plan) {
             first += 1;
             horizontal_first_by_definition(&plan, &src, out)
@@ -477,15 +470,7 @@ fn horizontal_first_gives_the_bits_of_its_definition() {
             fused: true,
             ..Offering::horizontal_first(&plan)
         };
-        let mut swept = Image::<f32>::zeros(out.width, out.height).unwrap();
-        execute_with_threads(
-            &plan,
-            &fusing,
-            &src.view(),
-            &mut swept.view_mut(),
-            plan.threads,
-        )
-        .unwrap();
+        let swept = run_with(&plan, &fusing, &src, out);
         assert!(
             expected.data() == swept.data(),
             "fused sweeps differ from the passes\n{plan}\n{w}x{h}"
@@ -501,15 +486,7 @@ fn horizontal_first_gives_the_bits_of_its_definition() {
             fused: case % 2 == 0,
             ..Offering::horizontal_first(&plan)
         };
-        let mut wide = Image::<f32>::zeros(out.width, out.height).unwrap();
-        execute_with_threads(
-            &plan,
-            &widening,
-            &src.view(),
-            &mut wide.view_mut(),
-            plan.threads,
-        )
-        .unwrap();
+        let wide = run_with(&plan, &widening, &src, out);
         assert!(
             expected.data() == wide.data(),
             "edges widened to {columns} columns differ\n{plan}\n{w}x{h}"
