@@ -48,11 +48,31 @@ static void prime(const float *s) {
     for (int p = 0; p < 4; p++)
         for (int x = X0; x < X1; x += 16) _mm512_storeu_ps(slot(p) + x, horizontal(s + p * W + x));
 }
+/* The ring rows of the call at output row y + 2 (4 old, then 4 new). */
+static inline void window(int y, float *r[8]) {
+    for (int t = 0; t < 8; t++) r[t] = slot(y + t);
+}
+/* Output row j of the call and its phase: its first 64-byte-aligned column. */
+static inline void heads(float *d, int y, float *o[4], int ph[4]) {
+    for (int j = 0; j < 4; j++) {
+        o[j] = d + (y + 2 + j) * W;
+        ph[j] = (int)((16 - ((uintptr_t)(o[j]) / 4) % 16) % 16);
+    }
+}
+/* The call's 4 new rows through the horizontal pass at column x. */
+static inline void new_rows(float *r[8], const float *in, int x) {
+    for (int t = 4; t < 8; t++) _mm512_storeu_ps(r[t] + x, horizontal(in + (t - 4) * W + x));
+}
+/* Output row j at column c, from the ring. */
+static inline __m512 vertical(float *r[8], int j, int c) {
+    return taps5(_mm512_loadu_ps(r[j] + c), _mm512_loadu_ps(r[j + 1] + c), _mm512_loadu_ps(r[j + 2] + c),
+                 _mm512_loadu_ps(r[j + 3] + c), _mm512_loadu_ps(r[j + 4] + c));
+}
 static void plain(float *d, const float *s) {
     prime(s);
     for (int y = 0; y + 8 <= H; y += 4) {
         float *r[8];
-        for (int t = 0; t < 8; t++) r[t] = slot(y + t);
+        window(y, r);
         const float *in = s + (y + 4) * W;
         for (int x = X0; x < X1; x += 16) {
             __m512 v[8];
@@ -67,22 +87,17 @@ static void own(float *d, const float *s) {
     prime(s);
     for (int y = 0; y + 8 <= H; y += 4) {
         float *r[8];
-        for (int t = 0; t < 8; t++) r[t] = slot(y + t);
+        window(y, r);
         const float *in = s + (y + 4) * W;
         float *o[4];
         int ph[4];
-        for (int j = 0; j < 4; j++) {
-            o[j] = d + (y + 2 + j) * W;
-            ph[j] = (int)((16 - ((uintptr_t)(o[j]) / 4) % 16) % 16);
-        }
+        heads(d, y, o, ph);
         for (int x = X0; x < X1; x += 16) {
-            for (int t = 4; t < 8; t++) _mm512_storeu_ps(r[t] + x, horizontal(in + (t - 4) * W + x));
+            new_rows(r, in, x);
             if (x == X0) continue;
             for (int j = 0; j < 4; j++) {
                 int c = x - 16 + ph[j];
-                __m512 v = taps5(_mm512_loadu_ps(r[j] + c), _mm512_loadu_ps(r[j + 1] + c), _mm512_loadu_ps(r[j + 2] + c),
-                                 _mm512_loadu_ps(r[j + 3] + c), _mm512_loadu_ps(r[j + 4] + c));
-                _mm512_stream_ps(o[j] + c, v);
+                _mm512_stream_ps(o[j] + c, vertical(r, j, c));
             }
         }
     }
@@ -91,26 +106,19 @@ static void own_late(float *d, const float *s) {
     prime(s);
     for (int y = 0; y + 8 <= H; y += 4) {
         float *r[8];
-        for (int t = 0; t < 8; t++) r[t] = slot(y + t);
+        window(y, r);
         const float *in = s + (y + 4) * W;
         float *o[4];
         int ph[4];
-        for (int j = 0; j < 4; j++) {
-            o[j] = d + (y + 2 + j) * W;
-            ph[j] = (int)((16 - ((uintptr_t)(o[j]) / 4) % 16) % 16);
-        }
+        heads(d, y, o, ph);
         __m512 p[4];
         int pc[4];
         int have = 0;
         for (int x = X0; x < X1; x += 16) {
-            for (int t = 4; t < 8; t++) _mm512_storeu_ps(r[t] + x, horizontal(in + (t - 4) * W + x));
+            new_rows(r, in, x);
             if (x == X0) continue;
             __m512 v[4];
-            for (int j = 0; j < 4; j++) {
-                int c = x - 16 + ph[j];
-                v[j] = taps5(_mm512_loadu_ps(r[j] + c), _mm512_loadu_ps(r[j + 1] + c), _mm512_loadu_ps(r[j + 2] + c),
-                             _mm512_loadu_ps(r[j + 3] + c), _mm512_loadu_ps(r[j + 4] + c));
-            }
+            for (int j = 0; j < 4; j++) v[j] = vertical(r, j, x - 16 + ph[j]);
             __asm__ volatile("" ::: "memory");
             if (have) for (int j = 0; j < 4; j++) _mm512_stream_ps(o[j] + pc[j], p[j]);
             for (int j = 0; j < 4; j++) { p[j] = v[j]; pc[j] = x - 16 + ph[j]; }
@@ -123,16 +131,14 @@ static void joined(float *d, const float *s) {
     prime(s);
     for (int y = 0; y + 8 <= H; y += 4) {
         float *r[8];
-        for (int t = 0; t < 8; t++) r[t] = slot(y + t);
+        window(y, r);
         const float *in = s + (y + 4) * W;
         float *o[4];
-        __m512i idx[4];
         int ph[4];
-        for (int j = 0; j < 4; j++) {
-            o[j] = d + (y + 2 + j) * W;
-            ph[j] = (int)((16 - ((uintptr_t)(o[j]) / 4) % 16) % 16);
-            idx[j] = _mm512_add_epi32(_mm512_set1_epi32(ph[j]), _mm512_setr_epi32(0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15));
-        }
+        heads(d, y, o, ph);
+        __m512i idx[4];
+        for (int j = 0; j < 4; j++)
+            idx[j] = _mm512_add_epi32(_mm512_set1_epi32(ph[j]), _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
         __m512 prev[4];
         for (int x = X0; x < X1; x += 16) {
             __m512 v[8];
