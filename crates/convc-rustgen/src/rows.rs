@@ -37,6 +37,7 @@ use crate::lit::{elem_lit, usize_lit};
 
 mod fused;
 mod joined;
+mod shifted;
 
 use joined::Joined;
 
@@ -126,6 +127,12 @@ enum Stores {
     /// the previous step's, kept in `p` (`p[j] = y{j}`), into `m{j}[0]`
     /// (single-vector streaming steps; see [`Pass::streamed`]).
     Deferred,
+    /// [`Stores::Deferred`] into rows aligned `d{j}` columns past the step's:
+    /// after the step's loads, streams the aligned vector that starts `d{j}`
+    /// columns into the previous step's (`p[j]`), completed by this step's
+    /// (`simd.join(p[j], y{j}, d{j})`), into `m{j}[0]` (the fused sweep where a
+    /// call's rows are aligned differently).
+    DeferredShifted,
     /// Into the aligned vectors of rows aligned `d{j}` columns past the
     /// block's: vector `v` of row `j` completes aligned vector `v` with the
     /// one before it (`*c{j}`, the previous block's last, for `v = 0`):
@@ -888,8 +895,17 @@ impl Pass<'_> {
                 }
             }
         };
-        let shifted = (u > 1 && self.outputs > 1 && self.sx == 1)
-            .then(|| self.shifted(elem, dtype, n, slices, &prefetches, fns));
+        // Single-vector passes try rows aligned alike first (the sweep for
+        // rows aligned differently placed before it cost sobel at 4096 x 4096,
+        // where it never runs, about 5%).
+        let (shifted, single_shifted) = if self.streams_single_shifted() {
+            let sweep = self.single_shifted(elem, dtype, n, slices, &prefetches, fns);
+            (None, Some(sweep))
+        } else {
+            let heavy = (u > 1 && self.outputs > 1 && self.sx == 1)
+                .then(|| self.shifted(elem, dtype, n, slices, &prefetches, fns));
+            (heavy, None)
+        };
         let (o0, rest) = outs.split_first().expect("a pass has an output row");
         quote! {
             #shifted
@@ -910,7 +926,9 @@ impl Pass<'_> {
                     return;
                 }
                 }
-                _ => {}
+                _ => {
+                    #single_shifted
+                }
             }
         }
     }
@@ -1351,7 +1369,7 @@ impl Pass<'_> {
                     let o = format_ident!("o{j}");
                     let at = column(v);
                     stmts.extend(match stores {
-                        Stores::Deferred => {
+                        Stores::Deferred | Stores::DeferredShifted => {
                             let y = format_ident!("y{j}");
                             quote!(let #y = #value;)
                         }
@@ -1385,16 +1403,26 @@ impl Pass<'_> {
                 }
             }
         }
-        if stores == Stores::Deferred {
+        if matches!(stores, Stores::Deferred | Stores::DeferredShifted) {
             let (ms, ys): (Vec<Ident>, Vec<Ident>) = (0..self.outputs)
                 .map(|j| (format_ident!("m{j}"), format_ident!("y{j}")))
                 .unzip();
+            let values: Vec<TokenStream> = (0..self.outputs)
+                .map(|j| {
+                    let jl = usize_lit(j);
+                    if stores == Stores::Deferred {
+                        quote!(p[#jl])
+                    } else {
+                        let (y, d) = (format_ident!("y{j}"), format_ident!("d{j}"));
+                        quote!(simd.join(p[#jl], #y, #d))
+                    }
+                })
+                .collect();
             let js = (0..self.outputs).map(usize_lit);
-            let js2 = js.clone();
             stmts.extend(quote! {
                 simd.barrier();
-                #(simd.store_stream_vector(&mut #ms[0], p[#js]);)*
-                #(p[#js2] = #ys;)*
+                #(simd.store_stream_vector(&mut #ms[0], #values);)*
+                #(p[#js] = #ys;)*
             });
         }
         stmts

@@ -132,8 +132,9 @@ fn sobel_has_no_multiplication_by_zero_or_one_and_no_coefficient_array() {
     );
     // The plan's one multiply, 2 * (x[1,2] - x[1,0]), once per output row of the
     // two-row form and once in the one-row form, in the plain step and in the
-    // streaming one.
-    assert_eq!(a.multiplies, vec![2.0; 6], "{a:?}");
+    // streaming one, and in the two-row form's step for rows aligned
+    // differently.
+    assert_eq!(a.multiplies, vec![2.0; 8], "{a:?}");
     assert_eq!(a.literal_arrays, 0, "{a:?}");
     assert!(a.impls.contains(&"DirectRows".to_string()), "{a:?}");
     // Two output rows from a window of four input rows; one sub-slice of the
@@ -171,8 +172,9 @@ fn a_literal_with_a_divisor_applies_the_scale_once() {
     // 2, the centre times 4, and 1/16 once at the end, for each output row of the
     // two-row form and the one-row form.
     let mut want = Vec::new();
-    // (Plain and streaming steps.)
-    for _ in 0..6 {
+    // (Plain and streaming steps, and the two-row form's step for rows aligned
+    // differently.)
+    for _ in 0..8 {
         want.extend([2.0, 4.0, 0.0625]);
     }
     let mut got = a.multiplies.clone();
@@ -297,10 +299,22 @@ fn light_separable_plans_of_free_shapes_sweep_both_passes_at_once() {
         "fused_rows",
         "fused_cols",
         "fused_cols_late",
+        "fused_cols_shifted",
         "vertical_cols_late",
+        "vertical_cols_shifted",
     ] {
         assert!(a.fns.contains(&f.to_string()), "{f}: {a:?}");
     }
+    // Rows aligned differently: the shifted step streams into them through
+    // the vertical pass's own shifted step.
+    let shifted = function_text(&g5, "fused_cols_shifted");
+    assert!(
+        shifted
+            .contains("Self :: vertical_cols_shifted (simd , i , k , m0 , m1 , m2 , m3 , p , z0"),
+        "{shifted}"
+    );
+    let join = function_text(&g5, "vertical_cols_shifted");
+    assert!(join.contains("simd . join (p [3] , y3 , d3)"), "{join}");
     // A step: the horizontal pass of the four new rows into the ring, then the
     // vertical pass over the four old ring rows and those four.
     let step = function_text(&g5, "fused_cols");
@@ -543,10 +557,20 @@ fn emit_rust_pretty_prints_a_file() {
         "{code}"
     );
     assert!(code.contains("i = h + S::LANES;"), "{code}");
-    // Rows of a call aligned differently stay together, stored plainly: they
-    // share input rows.
+    // Rows of a call aligned differently stay together (they share input
+    // rows) and stream through a third step, each row's aligned vector joined
+    // from the previous step's vector and its own.
     let one_at_a_time = "out.iter().all(|o| simd.stream_head(o) == h)";
     assert!(!code.contains(one_at_a_time), "{code}");
+    assert!(code.contains("fn direct_cols_shifted<"), "{code}");
+    assert!(
+        code.contains("simd.store_stream_vector(&mut m1[0], simd.join(p[1], y1, d1));"),
+        "{code}"
+    );
+    assert!(
+        code.contains("if !(e1 == e0) && n >= 4 * S::LANES"),
+        "{code}"
+    );
     syn::parse_file(&code).unwrap();
     // Rows two apart share none (window rows 0, 2, 4 and 1, 3, 5): aligned
     // differently, they go one at a time, each streaming.
@@ -680,7 +704,10 @@ fn heavy_passes_compute_blocks_of_two_vectors_per_row() {
         }
     }
     assert!(rows.contains("Self :: direct_block_shifted"), "{rows}");
-    assert!(!quote_items(&spec("sobel_x", Some((3, 3)))).contains("shifted"));
+    // Light passes join single vectors, one step late (rows/shifted.rs).
+    let sobel = quote_items(&spec("sobel_x", Some((3, 3))));
+    assert!(sobel.contains("fn direct_cols_shifted"), "{sobel}");
+    assert!(!sobel.contains("block_shifted"), "{sobel}");
     // The plain blocks prefetch the lines they store even where the token
     // streams (rows aligned differently); the streaming steps never do.
     let call = rows

@@ -280,8 +280,10 @@ fn check_streaming_layouts<C: Convolution>(c: &C, w: usize, layouts: &[(usize, u
 #[test]
 fn large_outputs_of_light_direct_plans_stream_the_same_values() {
     // Rows aligned alike (2048 columns and pitches a multiple of 64 bytes) stream
-    // from their first aligned vector on; rows of 40 columns stream little or
-    // nothing, by where their first aligned column falls.
+    // from their first aligned vector on; rows aligned differently (2051
+    // columns, odd pitches) through vectors joined across steps, each row's
+    // first and last columns through scratch rows; rows of 40 columns stream
+    // little or nothing, by where their first aligned column falls.
     let aligned = [(2048 + 16, 3), (2048 + 32, 0), (2048 + 5, 1)];
     let narrow = [(48, 4), (64, 0), (48, 13)];
     let sobel = conv!(sobel_x, 3x3, border = replicate);
@@ -342,9 +344,10 @@ fn large_outputs_of_heavy_direct_plans_stream_the_same_values() {
 
 #[test]
 fn large_outputs_of_separable_plans_stream_the_same_values() {
-    // The horizontal pass first: the vertical pass writes the output rows,
-    // streaming them like a direct pass where a call's rows are aligned alike
-    // (heavy passes also where they are not: blocks joined across rows).
+    // The horizontal pass first: the vertical pass (or the light plans' fused
+    // sweep) writes the output rows, streaming them like a direct pass, where a
+    // call's rows are aligned alike and, through vectors joined across steps,
+    // where they are not.
     let light = conv!(gaussian(sigma = 1), 5x5, border = reflect);
     let heavy = conv!(gaussian(sigma = 3), 15x15, border = wrap);
     let heavy64 = conv!(gaussian(sigma = 2), 13x13, dtype = f64, border = replicate);

@@ -21,6 +21,7 @@
 use proc_macro2::{Ident, TokenStream};
 use quote::{ToTokens, format_ident, quote};
 
+use super::shifted::SweepCalls;
 use super::{Kind, Loads, Pass, Rows, Stores};
 use crate::lit::usize_lit;
 
@@ -104,6 +105,7 @@ impl Rows<'_> {
             .collect();
         let pending = usize_lit(rows);
         let late_body = v.body(dtype, 1, Loads::Slices, Stores::Deferred);
+        let shifts: Vec<Ident> = (0..rows).map(|j| format_ident!("z{j}")).collect();
         let vparams: Vec<TokenStream> = (0..span)
             .map(|t| {
                 let s = vslice(t);
@@ -111,6 +113,58 @@ impl Rows<'_> {
             })
             .collect();
         let js: Vec<_> = (0..rows).map(usize_lit).collect();
+        // Where the rows are aligned differently: each step streams each row's
+        // aligned vector completed by its own (rows/shifted.rs).
+        let (shifted_fns, shifted_sweep) = if rows > 1 {
+            // The vertical pass's own step where its loops define it.
+            let (vshifted, mut vshifted_fn) = v.shifted_step(&elem, dtype, &vparams);
+            if v.streams_single_shifted() {
+                vshifted_fn = TokenStream::new();
+            }
+            let fns = quote! {
+                #vshifted_fn
+
+                /// One vector of columns of the fused sweep, streamed into rows
+                /// aligned `z{j}` columns past its own, one step late.
+                #[inline(always)]
+                fn fused_cols_shifted<#simd>(
+                    simd: S,
+                    i: usize,
+                    k: usize,
+                    #(#vecs: &mut [S::V],)*
+                    p: &mut [S::V; #pending],
+                    #(#shifts: usize,)*
+                    #(#old_read: &[#elem],)*
+                    #(#news: &mut [#elem],)*
+                    #(#hflat: &[#elem],)*
+                ) {
+                    #hcalls
+                    Self::#vshifted(simd, i, k, #(#vecs,)* p, #(#shifts,)* #(#vargs,)*);
+                }
+            };
+            let plain = |at: TokenStream, outs: &[TokenStream], base: Option<&Ident>| {
+                let inputs = match base {
+                    None => quote!(#(#old_read,)* #(#news,)* #(#hflat,)*),
+                    Some(b) => {
+                        quote!(#(&#old_read[#b..],)* #(&mut #news[#b..],)* #(&#hflat[#b..],)*)
+                    }
+                };
+                quote!(Self::fused_cols(simd, #at, #(#outs,)* #inputs))
+            };
+            let step = quote! {
+                Self::fused_cols_shifted(
+                    simd, i, k, #(#vecs,)* &mut p, #(#shifts,)* #(#old_read,)* #(#news,)* #(#hflat,)*
+                )
+            };
+            let calls = SweepCalls {
+                plain: &plain,
+                step,
+                before_step: &[],
+            };
+            (fns, v.shifted_sweep(&elem, &quote!(n), calls))
+        } else {
+            (TokenStream::new(), TokenStream::new())
+        };
 
         let functions = quote! {
             /// The vertical pass's step, streaming the previous step's vectors
@@ -127,6 +181,8 @@ impl Rows<'_> {
                 #(let #vecs = &mut #vecs[k..][..1];)*
                 #late_body
             }
+
+            #shifted_fns
 
             /// One vector of columns of the fused sweep, stored plainly.
             #[inline(always)]
@@ -203,7 +259,9 @@ impl Rows<'_> {
                             return;
                         }
                     }
-                    _ => {}
+                    _ => {
+                        #shifted_sweep
+                    }
                 }
                 loop {
                     let at = if i < last { i } else { last };
