@@ -349,14 +349,16 @@ fn large_outputs_of_separable_plans_stream_the_same_values() {
     // call's rows are aligned alike and, through vectors joined across steps,
     // where they are not.
     let light = conv!(gaussian(sigma = 1), 5x5, border = reflect);
+    let light64 = conv!(binomial, 5x5, dtype = f64, border = replicate);
     let heavy = conv!(gaussian(sigma = 3), 15x15, border = wrap);
     let heavy64 = conv!(gaussian(sigma = 2), 13x13, dtype = f64, border = replicate);
-    for spec in [light.spec(), heavy.spec(), heavy64.spec()] {
+    for spec in [light.spec(), light64.spec(), heavy.spec(), heavy64.spec()] {
         let plan = convc::Plan::new(spec).unwrap();
         assert!(convc::exec::runs_horizontal_first(&plan), "{plan}");
     }
     let aligned = [(2048 + 16, 3), (2048 + 32, 0), (2048 + 5, 1)];
     for_each_streaming_layout(&light, &aligned);
+    for_each_streaming_layout(&light64, &aligned);
     for_each_streaming_layout(&heavy, &aligned);
     check_streaming(&heavy64);
     check_streaming_layouts(&heavy64, 70, &[(73, 0), (72, 3)]);
