@@ -156,10 +156,12 @@ impl Rows<'_> {
                     simd, i, k, #(#vecs,)* &mut p, #(#shifts,)* #(#old_read,)* #(#news,)* #(#hflat,)*
                 )
             };
+            let d0 = &news[0];
             let calls = SweepCalls {
                 plain: &plain,
                 step,
                 before_step: &[],
+                frame: quote!(simd.stream_head(#d0).unwrap_or(e0)),
             };
             (fns, v.shifted_sweep(&elem, &quote!(n), calls))
         } else {

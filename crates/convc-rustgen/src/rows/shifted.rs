@@ -4,7 +4,12 @@
 //! steps still stream, each row's aligned vectors assembled from two computed
 //! ones (`Simd::join`).
 //!
-//! The steps' columns start at row 0's first aligned column `e0`; row `j`'s
+//! The steps' columns start at a column `f` below a vector: where the pass
+//! reads the driver's ring (the fused sweep, and the vertical pass run
+//! horizontal pass first), the ring rows' first aligned column, so that every
+//! ring access is aligned; otherwise row 0's first aligned column `e0`. (The
+//! ring is laid out at the band's first output row's alignment, which a
+//! call's first row shares only where every row is aligned alike.) Row `j`'s
 //! aligned vectors start `z{j}` columns into a step's vector. Each step
 //! computes its vectors, then streams into row `j` the aligned vector that
 //! starts `z{j}` columns into the previous step's, completed by its own
@@ -13,19 +18,20 @@
 //! streamed vector and after its last are computed into scratch rows and
 //! copied, so that no cache line gets both kinds of store.
 //!
-//! Measured on an AMD Zen 4 (`convc bench`, the two builds alternating):
-//! at 4099 x 4099 sobel 7.3-8.5 -> 6.2-6.7 ms, gaussian 5x5 (the fused sweep)
-//! 9.0-9.3 -> 7.8-8.0, gaussian 15x15 (its single-vector vertical pass)
-//! 11.6-13.9 -> 10.4-11.2; at 4104 x 4104, whose rows are 32 bytes apart
-//! modulo a line, gaussian 5x5 8.5-11.0 -> 6.8-7.3. The sweep runs after the
-//! aligned rows' loop has declined: placed before it, it cost sobel at 4096,
-//! where it never runs, about 5%.
+//! Measured on an AMD Zen 4 (`convc bench`, the builds alternating): at
+//! 4099 x 4099 sobel 7.3-8.5 -> 6.2-6.7 ms, gaussian 5x5 (the fused sweep)
+//! 9.0-9.3 -> 7.8-8.0 with the steps at `e0`, and in a quieter hour 8.5-8.9
+//! -> 7.3-7.5 at `e0` -> 6.3-7.3 at the ring's column; gaussian 15x15 (its
+//! single-vector vertical pass) 11.6-13.9 -> 10.4-11.2; at 4104 x 4104,
+//! whose rows are 32 bytes apart modulo a line, gaussian 5x5 8.5-11.0 ->
+//! 6.8-7.3. The sweep runs after the aligned rows' loop has declined: placed
+//! before it, it cost sobel at 4096, where it never runs, about 5%.
 
 use convc_core::DType;
 use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
 
-use super::{Loads, MAX_LANES, Pass, Stores};
+use super::{Kind, Loads, MAX_LANES, Pass, Stores};
 use crate::lit::usize_lit;
 
 /// A call of a sweep's one-vector function that stores plainly: given the
@@ -43,6 +49,9 @@ pub(super) struct SweepCalls<'a> {
     pub step: TokenStream,
     /// Statements before each step (prefetches).
     pub before_step: &'a [TokenStream],
+    /// The first column of the steps (below `LANES`), given the rows' first
+    /// aligned columns `e{j}`.
+    pub frame: TokenStream,
 }
 
 impl Pass<'_> {
@@ -113,6 +122,12 @@ impl Pass<'_> {
             plain: &plain,
             step,
             before_step: prefetches,
+            frame: if self.kind == Kind::Vertical {
+                let first = &slices[0];
+                quote!(simd.stream_head(#first).unwrap_or(e0))
+            } else {
+                quote!(e0)
+            },
         };
         self.shifted_sweep(elem, n, calls)
     }
@@ -136,30 +151,34 @@ impl Pass<'_> {
         let width = usize_lit(2 * MAX_LANES);
         let into_scratch: Vec<TokenStream> = scratch.iter().map(|t| quote!(&mut #t)).collect();
         let head_first = (calls.plain)(quote!(0), &into_scratch, None);
-        let head = (calls.plain)(quote!(#e0), &into_scratch, None);
+        let head = (calls.plain)(quote!(f), &into_scratch, None);
         let base = format_ident!("base");
         let tail = (calls.plain)(quote!(a - base), &into_scratch, Some(&base));
         let SweepCalls {
-            step, before_step, ..
+            step,
+            before_step,
+            frame,
+            ..
         } = calls;
         quote! {
             if let [#(Some(#heads)),*] = [#(simd.stream_head(#outs)),*] {
                 if !(#(#rest == #e0)&&*) && #n >= 4 * S::LANES {
                     let l = S::LANES;
-                    #(let #shifts = (#heads + l - #e0) % l;)*
+                    let f = #frame;
+                    #(let #shifts = (#heads + l - f) % l;)*
                     #(let mut #scratch = [0.0 as #elem; #width];)*
-                    if #e0 != 0 {
+                    if f != 0 {
                         #head_first;
                     }
                     #head;
-                    #(#outs[..#e0 + #shifts].copy_from_slice(&#scratch[..#e0 + #shifts]);)*
-                    let mut p = [#(simd.load(&#scratch, #e0)),*];
-                    let mut i = #e0 + l;
+                    #(#outs[..f + #shifts].copy_from_slice(&#scratch[..f + #shifts]);)*
+                    let mut p = [#(simd.load(&#scratch, f)),*];
+                    let mut i = f + l;
                     {
                         // Vector `k` of `m{j}` starts `z{j}` columns into the
                         // vector of the step before step `k`.
                         #(let (_, #vecs, _) = simd.split_aligned(&mut #outs[..]);)*
-                        #(let #vecs = &mut #vecs[(#e0 + #shifts - #heads) / l..];)*
+                        #(let #vecs = &mut #vecs[(f + #shifts - #heads) / l..];)*
                         let mut k = 0;
                         while i + l <= #n {
                             #(#before_step)*
