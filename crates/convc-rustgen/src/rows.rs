@@ -130,8 +130,8 @@ enum Stores {
     /// [`Stores::Deferred`] into rows aligned `d{j}` columns past the step's:
     /// after the step's loads, streams the aligned vector that starts `d{j}`
     /// columns into the previous step's (`p[j]`), completed by this step's
-    /// (`simd.join(p[j], y{j}, d{j})`), into `m{j}[0]` (the fused sweep where a
-    /// call's rows are aligned differently).
+    /// (`simd.join(p[j], y{j}, d{j})`), into `m{j}[0]` (single-vector passes
+    /// whose rows are aligned differently: rows/shifted.rs).
     DeferredShifted,
     /// Into the aligned vectors of rows aligned `d{j}` columns past the
     /// block's: vector `v` of row `j` completes aligned vector `v` with the

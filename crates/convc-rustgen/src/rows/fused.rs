@@ -116,11 +116,10 @@ impl Rows<'_> {
         // Where the rows are aligned differently: each step streams each row's
         // aligned vector completed by its own (rows/shifted.rs).
         let (shifted_fns, shifted_sweep) = if rows > 1 {
-            // The vertical pass's own step where its loops define it.
-            let (vshifted, mut vshifted_fn) = v.shifted_step(&elem, dtype, &vparams);
-            if v.streams_single_shifted() {
-                vshifted_fn = TokenStream::new();
-            }
+            // The vertical pass's step over the window, defined here unless
+            // the vertical pass's own loops define it (the same function).
+            let (vshifted, vshifted_fn) = v.shifted_step(&elem, dtype, &vparams);
+            let vshifted_fn = (!v.streams_single_shifted()).then_some(vshifted_fn);
             let fns = quote! {
                 #vshifted_fn
 
