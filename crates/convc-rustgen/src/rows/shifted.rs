@@ -147,7 +147,7 @@ impl Pass<'_> {
         let [vecs, heads, shifts, scratch] = ["m", "e", "z", "t"].map(|p| self.per_row(p));
         let (e0, rest) = heads.split_first().expect("several output rows");
         let js: Vec<_> = (0..self.outputs).map(usize_lit).collect();
-        // The head (columns `0..e0 + LANES`) and the tail (under two vectors).
+        // The head (columns `0..f + LANES`) and the tail (under two vectors).
         let width = usize_lit(2 * MAX_LANES);
         let into_scratch: Vec<TokenStream> = scratch.iter().map(|t| quote!(&mut #t)).collect();
         let head_first = (calls.plain)(quote!(0), &into_scratch, None);
