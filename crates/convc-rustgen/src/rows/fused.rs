@@ -105,7 +105,7 @@ impl Rows<'_> {
             .collect();
         let pending = usize_lit(rows);
         let late_body = v.body(dtype, 1, Loads::Slices, Stores::Deferred);
-        let shifts: Vec<Ident> = (0..rows).map(|j| format_ident!("z{j}")).collect();
+        let shifts = v.per_row("z");
         let vparams: Vec<TokenStream> = (0..span)
             .map(|t| {
                 let s = vslice(t);
