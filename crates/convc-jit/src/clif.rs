@@ -27,7 +27,10 @@
 //! A block runs the program's groups in order; inside a group the vectors are the
 //! outer loop and the features the inner one, a vector loaded for one feature is
 //! reused while the group still reads it, each feature feeds every output row
-//! that uses it, and a row is scaled and stored as soon as its sum is complete.
+//! that uses it, and a row is scaled and stored as soon as its sum is complete
+//! (in the wide loop of a deferred program, light direct passes, after the
+//! block's last load, and its last vector after the next block's loads:
+//! [`Program::deferred`]).
 //! Each coefficient is a splatted constant (once per group, once per block
 //! when the program has few of them, once per term in a `Window` program); unit
 //! terms are add/sub; a feature with several taps
@@ -48,7 +51,7 @@ use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::types::{F32, F32X4, F64, F64X2, I8X16};
 use cranelift_codegen::ir::{
     AbiParam, Block, BlockArg, ConstantData, FuncRef, Function, InstBuilder, MemFlagsData,
-    Signature, Type, Value,
+    Signature, StackSlotData, StackSlotKind, Type, Value,
 };
 use cranelift_codegen::isa::{CallConv, TargetFrontendConfig};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
@@ -171,6 +174,9 @@ pub(crate) fn build(
         unroll: program.vectors,
         program,
         prefetch,
+        deferring: false,
+        carried_in: Vec::new(),
+        carried_out: Vec::new(),
     };
     g.body();
     g.b.seal_all_blocks();
@@ -273,6 +279,14 @@ struct Gen<'a, 'f> {
     program: Program,
     /// The prefetch helper, when this function calls it.
     prefetch: Option<FuncRef>,
+    /// Whether the block being built defers its stores (a deferred program's
+    /// wide loop: [`Program::deferred`]).
+    deferring: bool,
+    /// The previous block's last vector of each row, with its address: stored
+    /// once this block's loads are issued.
+    carried_in: Vec<(Value, Value)>,
+    /// This block's last vector of each row, with its address, for the next.
+    carried_out: Vec<(Value, Value)>,
 }
 
 /// Byte counts are computed with wrapping arithmetic: the machine code adds them
@@ -418,17 +432,40 @@ impl Gen<'_, '_> {
     /// Fills `head(x): if x >= x1 exit; x' = overlap ? min(x, x1 - step) : x;
     /// block at x'; head(x' + step)`. The caller must only enter it with at least
     /// `step` columns in the range when `overlap` is set.
+    ///
+    /// The wide loop of a deferred program carries each row's last vector and
+    /// its address from block to block (see [`Gen::carrying_loop`]) and stores
+    /// the last block's on the way out.
     fn vector_loop(&mut self, head: Block, x1: Value, nvec: usize, overlap: bool, exit: Block) {
         let step = nvec * self.lanes;
         let ptr = self.cfg.ptr;
+        let deferred = self.program.deferred && nvec == self.unroll;
+        let top = if deferred {
+            self.carrying_loop(head)
+        } else {
+            head
+        };
         let body = self.b.create_block();
         let xb = self.b.append_block_param(body, ptr);
-        self.b.switch_to_block(head);
-        let x = self.b.block_params(head)[0];
+        self.b.switch_to_block(top);
+        let params = self.b.block_params(top).to_vec();
+        let x = params[0];
+        let carried = Self::carried(&params[1..]);
         let done = self.b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, x, x1);
+        let leave = if deferred {
+            self.b.create_block()
+        } else {
+            exit
+        };
         self.b
             .ins()
-            .brif(done, exit, &[], body, &[BlockArg::Value(x)]);
+            .brif(done, leave, &[], body, &[BlockArg::Value(x)]);
+        if deferred {
+            self.b.switch_to_block(leave);
+            self.carried_in = carried.clone();
+            self.store_carried();
+            self.b.ins().jump(exit, &[]);
+        }
         self.b.switch_to_block(body);
         let xs = if overlap {
             let last = self.b.ins().iadd_imm_s(x1, -(step as i64));
@@ -439,9 +476,61 @@ impl Gen<'_, '_> {
         if let Some(helper) = self.prefetch.filter(|_| nvec == self.unroll) {
             self.prefetch(helper, xs, step);
         }
+        self.deferring = deferred;
+        self.carried_in = carried;
         self.block(xs, Width::Vectors(nvec));
+        self.deferring = false;
         let next = self.b.ins().iadd_imm_s(xs, step as i64);
-        self.b.ins().jump(head, &[BlockArg::Value(next)]);
+        let out = std::mem::take(&mut self.carried_out);
+        let args: Vec<BlockArg> = std::iter::once(next)
+            .chain(out.iter().map(|&(addr, _)| addr))
+            .chain(out.iter().map(|&(_, v)| v))
+            .map(BlockArg::Value)
+            .collect();
+        self.b.ins().jump(top, &args);
+    }
+
+    /// The header of a deferred wide loop, `top(x, addresses.., vectors..)`
+    /// (one of each per output row), entered from `head(x)` with nothing to
+    /// store yet: zeros addressed to a stack slot of the function's own.
+    fn carrying_loop(&mut self, head: Block) -> Block {
+        let ptr = self.cfg.ptr;
+        let rows = self.program.out_rows;
+        let top = self.loop_head();
+        for _ in 0..rows {
+            self.b.append_block_param(top, ptr);
+        }
+        for _ in 0..rows {
+            self.b.append_block_param(top, self.vec);
+        }
+        self.b.switch_to_block(head);
+        let x = self.b.block_params(head)[0];
+        let slot =
+            self.b
+                .create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, 16, 4));
+        let nowhere = self.b.ins().stack_addr(ptr, slot, 0);
+        let zero = self.constant(0.0, Width::Vectors(1));
+        let args: Vec<BlockArg> = std::iter::once(x)
+            .chain(std::iter::repeat_n(nowhere, rows))
+            .chain(std::iter::repeat_n(zero, rows))
+            .map(BlockArg::Value)
+            .collect();
+        self.b.ins().jump(top, &args);
+        top
+    }
+
+    /// (address, vector) pairs from a deferred loop header's parameters after
+    /// `x`: the addresses, then the vectors.
+    fn carried(params: &[Value]) -> Vec<(Value, Value)> {
+        let (addrs, vecs) = params.split_at(params.len() / 2);
+        addrs.iter().copied().zip(vecs.iter().copied()).collect()
+    }
+
+    /// Stores the vectors carried in from the previous block.
+    fn store_carried(&mut self) {
+        for (addr, v) in std::mem::take(&mut self.carried_in) {
+            self.b.ins().store(Self::pixels(), v, addr, 0);
+        }
     }
 
     /// Calls the prefetch helper when `x` enters a new period of
@@ -520,7 +609,8 @@ impl Gen<'_, '_> {
     /// All output rows of one block starting at column `x`: the program's
     /// groups in order (vectors outer, features inner, loaded vectors reused
     /// while a later feature or vector of the group reads them), each row scaled
-    /// and stored as soon as its sum is complete.
+    /// and stored as soon as its sum is complete, or, deferring, after the last
+    /// group's loads (with the vectors carried in from the block before).
     fn block(&mut self, x: Value, w: Width) {
         let st = self.st;
         let n = match w {
@@ -661,16 +751,28 @@ impl Gen<'_, '_> {
                     }
                 }
             }
+            // Deferred, every row waits for the last group's loads.
+            let last = g + 1 == program.groups.len();
+            if self.deferring && last {
+                self.store_carried();
+            }
             for (j, row) in acc.iter().enumerate() {
-                if program.done_after[j] == Some(g) {
+                let done = match program.done_after[j] {
+                    Some(_) if self.deferring => last,
+                    d => d == Some(g),
+                };
+                if done {
                     self.finish(j, row, out_off, w);
                 }
             }
         }
+        // (A program without features has no last group.)
+        self.store_carried();
         self.program = program;
     }
 
-    /// Scales and stores output row `j` of a block.
+    /// Scales and stores output row `j` of a block (deferring, its last
+    /// vector is carried to the next block instead).
     fn finish(&mut self, j: usize, acc: &[Option<Value>], out_off: Value, w: Width) {
         let zero = if acc.iter().any(Option::is_none) {
             Some(self.constant(0.0, w))
@@ -685,7 +787,13 @@ impl Gen<'_, '_> {
                 v = self.b.ins().fmul(v, k);
             }
             let addr = self.b.ins().iadd(out, out_off);
-            let (addr, off) = self.offset(addr, bytes(i * self.lanes, self.size));
+            let at = bytes(i * self.lanes, self.size);
+            if self.deferring && i + 1 == acc.len() {
+                let addr = self.b.ins().iadd_imm_s(addr, at);
+                self.carried_out.push((addr, v));
+                continue;
+            }
+            let (addr, off) = self.offset(addr, at);
             self.b.ins().store(Self::pixels(), v, addr, off);
         }
     }

@@ -32,6 +32,10 @@
 //! `i + 1`) reads the same columns: `x[t][4]` at vector 0 is `x[t][0]` at
 //! vector 1. A group is as large as the vector registers allow.
 //!
+//! A **deferred** program (light direct passes) stores nothing until all of a
+//! block's loads are issued, and each row's last vector only after the next
+//! block's loads: see [`Program::deferred`].
+//!
 //! Every output element receives its contributions in the same order whatever
 //! its row in the call, its vector in the block and the loop (wide, narrow,
 //! scalar) computing it: groups in order, features in order within a group, the
@@ -43,7 +47,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::ops::Range;
 
-use crate::lower::{LTap, LTerm, RowStencil};
+use crate::lower::{LTap, LTerm, PassKind, RowStencil};
 
 /// Vector registers a block may plan for. x86_64 has 16 (Cranelift allocates
 /// `xmm0`-`xmm15`); two stay free for the register allocator's own moves
@@ -128,6 +132,21 @@ pub(crate) struct Program {
     /// Constants splatted once per block (and kept in registers throughout it)
     /// instead of once per group.
     pub globals: Vec<f64>,
+    /// Whether the wide loop's stores wait: a block stores its rows only after
+    /// all of its loads, and each row's last vector only after the next
+    /// block's loads (carried in a register until then). A direct pass's loads
+    /// reach a few columns left of the block, onto the columns the block before
+    /// just stored; where input and output rows share their offsets modulo
+    /// 4 KiB (two buffers from one allocator, rows a multiple of 4 KiB apart),
+    /// the core likely takes such a load for a read of the store in flight and
+    /// makes it wait (JIT sobel into an output moved 256 bytes off the input's
+    /// offset ran 3-9% faster). Light direct passes only, whose cost is
+    /// memory. On an AMD EPYC (Zen 4) at 4096 x 4096, the two versions
+    /// alternating in one process: sobel 3-7% faster in nine runs of eleven
+    /// and level in two (8.1-8.8 -> 7.7-8.3 ms in the quieter ones), scharr
+    /// 8.2-9.5 -> 8.0-8.7, a dilated 3x3 8.6-9.1 -> 8.4-8.8; sobel at 4099 1-2%.
+    /// The heavy LoG 7x7 ran 2% slower deferred.
+    pub deferred: bool,
     /// Per output row: its first and last feature.
     spans: Vec<Option<(usize, usize)>>,
 }
@@ -184,12 +203,13 @@ impl Program {
             lanes: 1,
             step: 1,
             globals: Vec::new(),
+            deferred: false,
             spans: Vec::new(),
         }
     }
 
     /// The program of `st` with features formed by `sharing`, one group per
-    /// feature and one vector per row until [`Program::fit`] picks them.
+    /// feature and one vector per row until `clif::schedule` picks them.
     pub(crate) fn new(st: &RowStencil, lanes: usize, sharing: Sharing) -> Program {
         let r = st.out_rows;
         let step = lanes * st.sx;
@@ -275,6 +295,7 @@ impl Program {
             lanes,
             step,
             globals: Vec::new(),
+            deferred: st.kind == PassKind::Direct && st.light,
             spans: vec![None; r],
         };
         for (k, f) in p.features.iter().enumerate() {
@@ -354,11 +375,14 @@ impl Program {
         self.mark_done();
     }
 
-    /// Output rows whose accumulators are live while features `range` run.
+    /// Output rows whose accumulators are live while features `range` run
+    /// (deferred: every row begun, until the block's end).
     fn live_rows(&self, range: &Range<usize>) -> usize {
         self.spans
             .iter()
-            .filter(|s| matches!(s, Some((a, b)) if *a < range.end && *b >= range.start))
+            .filter(|s| {
+                matches!(s, Some((a, b)) if *a < range.end && (self.deferred || *b >= range.start))
+            })
             .count()
     }
 
@@ -409,7 +433,7 @@ impl Program {
 
     /// Vector registers a group needs with `u` vectors per row: live
     /// accumulators, the group's constants, vectors held for reuse, two
-    /// temporaries.
+    /// temporaries, and, deferred, each row's last vector of the block before.
     fn pressure_of(&self, range: Range<usize>, u: usize) -> usize {
         let mut consts: Vec<u64> = Vec::new();
         for f in &self.features[range.clone()] {
@@ -428,7 +452,8 @@ impl Program {
             consts.len()
         };
         let (_, held) = self.group_loads(range.clone(), u);
-        self.live_rows(&range) * u + consts + held + 2
+        let carried = if self.deferred { self.out_rows } else { 0 };
+        self.live_rows(&range) * u + consts + held + 2 + carried
     }
 
     /// Most vector registers live at once in a block of `u` vectors per row
@@ -513,12 +538,17 @@ impl fmt::Display for Program {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "program: {:?} sharing, {} row(s) x {} vector(s), {} features in {} groups",
+            "program: {:?} sharing, {} row(s) x {} vector(s), {} features in {} groups{}",
             self.sharing,
             self.out_rows,
             self.vectors,
             self.features.len(),
-            self.groups.len()
+            self.groups.len(),
+            if self.deferred {
+                ", stores deferred"
+            } else {
+                ""
+            }
         )?;
         for (g, range) in self.groups.iter().enumerate() {
             for k in range.clone() {
