@@ -513,7 +513,7 @@ impl Pass<'_> {
 
     /// The trait method body: checks the columns of a fixed shape (debug builds)
     /// and picks the form: rows narrower than a vector go to `{pass}_narrow`
-    /// (scalar, not inlined: one copy whatever the instruction set); `WIDE` tokens
+    /// (the token's scalar, in the token's form, not inlined); `WIDE` tokens
     /// compute all output rows of the call in one loop; the others one output row
     /// at a time. `window`: the input rows (direct, vertical) or the one source
     /// row (horizontal); `out`: the output rows (or the one output row).
@@ -525,21 +525,9 @@ impl Pass<'_> {
         let narrow = self.narrow_fn();
         let n = self.n();
         let each = self.each_row(quote!(simd), &window, &out);
-        let wide = if self.outputs == 1 {
-            each.clone()
-        } else {
-            let outs = self.outs();
-            let r = usize_lit(self.outputs);
-            let name = self.rows_fn();
-            let rows = self.rows_of(&window);
-            let cols = self.fixed.is_none().then(|| quote!(cols));
-            quote! {
-                let [#(#outs),*] = #out else {
-                    ::convc::__private::wrong_rows(#r)
-                };
-                Self::#name(simd, #(#outs,)* #(#rows,)* #cols);
-            }
-        };
+        let wide = self
+            .rows_form(&window, &out)
+            .unwrap_or_else(|| each.clone());
         // Light direct passes that stream run rows aligned differently (widths
         // that are not a multiple of a vector) one at a time, each streaming on
         // its own, where the rows of a call read no input row in common (a
@@ -579,7 +567,7 @@ impl Pass<'_> {
         quote! {
             #check
             if #n < S::LANES {
-                Self::#narrow(#window, #out, cols);
+                Self::#narrow(simd.scalar(), S::WIDE, #window, #out, cols);
             } else if #wide_ok {
                 #wide
             } else {
@@ -594,26 +582,68 @@ impl Pass<'_> {
         self.fixed.as_ref().is_none_or(|c| c.len() < MAX_LANES)
     }
 
-    /// `fn {pass}_narrow(window, out, cols)`: the pass one column at a time.
+    /// `Self::{pass}_rows(simd, o.., r.., [cols])` over the call's rows, `None`
+    /// for a pass of one output row (its single form is the only one).
+    fn rows_form(&self, window: &TokenStream, out: &TokenStream) -> Option<TokenStream> {
+        if self.outputs == 1 {
+            return None;
+        }
+        let outs = self.outs();
+        let r = usize_lit(self.outputs);
+        let name = self.rows_fn();
+        let rows = self.rows_of(window);
+        let cols = self.fixed.is_none().then(|| quote!(cols));
+        Some(quote! {
+            let [#(#outs),*] = #out else {
+                ::convc::__private::wrong_rows(#r)
+            };
+            Self::#name(simd, #(#outs,)* #(#rows,)* #cols);
+        })
+    }
+
+    /// `fn {pass}_narrow(simd, wide, window, out, cols)`: the pass one column at
+    /// a time, with the vector token's scalar (its lanes' multiply-add, fused or
+    /// not) in the form the token computes (`wide`: the call's rows together,
+    /// whose sums run in another order than one row's), so that a column gets
+    /// the same bits here as from a vector. The driver runs a vertical pass
+    /// over each edge's few columns on its own where it sweeps the interior;
+    /// were those bits other than a whole row's, they would depend on where a
+    /// band starts, that is on the thread count.
     fn narrow_function(&self, elem: &Ident) -> TokenStream {
         let narrow = self.narrow_fn();
-        let each = self.each_row(
-            quote!(::convc::__private::simd::ScalarPlain::new()),
-            &quote!(window),
-            &quote!(out),
-        );
+        let window = quote!(window);
+        let out = quote!(out);
+        let each = self.each_row(quote!(simd), &window, &out);
+        let body = match self.rows_form(&window, &out) {
+            Some(rows) => quote! {
+                if wide {
+                    #rows
+                } else {
+                    #each
+                }
+            },
+            None => quote! {
+                let _ = wide;
+                #each
+            },
+        };
         let params = match self.kind {
             Kind::Horizontal => quote!(window: &[#elem], out: &mut [#elem]),
             _ => quote!(window: &[&[#elem]], out: &mut [&mut [#elem]]),
         };
         let unused = self.fixed.is_some().then(|| quote!(let _ = &cols;));
         quote! {
-            /// Rows narrower than a vector, one column at a time with a separate
-            /// multiply and add (not inlined: one copy whatever the instruction set).
+            /// Rows narrower than a vector, one column at a time with the
+            /// token's scalar, in the token's form (not inlined).
             #[inline(never)]
-            fn #narrow(#params, cols: ::core::ops::Range<usize>) {
+            fn #narrow<Q: ::convc::__private::Simd<#elem>>(
+                simd: Q,
+                wide: bool,
+                #params,
+                cols: ::core::ops::Range<usize>,
+            ) {
                 #unused
-                #each
+                #body
             }
         }
     }

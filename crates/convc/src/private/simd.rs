@@ -145,12 +145,13 @@ pub trait Simd<T: Lanes>: Copy + Debug + 'static {
     fn barrier(self) {}
 }
 
-/// One lane, with a fused multiply-add (`mul_add`): the tail of FMA tokens' rows.
+/// One lane, with a fused multiply-add (`mul_add`): the tail of FMA tokens' rows,
+/// and their rows narrower than a vector.
 #[derive(Debug, Clone, Copy)]
 pub struct ScalarFma(());
 
-/// One lane, multiply and add rounded separately: the tail of the others, and
-/// every token's rows narrower than a vector.
+/// One lane, multiply and add rounded separately: the tail and the rows narrower
+/// than a vector of the others.
 #[derive(Debug, Clone, Copy)]
 pub struct ScalarPlain(());
 
