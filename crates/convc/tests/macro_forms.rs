@@ -6,6 +6,7 @@ use convc::{
     Border, ConvSpec, Convolution, DType, Element, Image, ImageView, ImageViewMut, Isa, Mode, Op,
     Shape, conv, parse::parse_kernel,
 };
+use proptest::prelude::*;
 
 /// SplitMix64: fixed-seed images.
 fn image<T: convc::Element>(seed: u64, w: usize, h: usize) -> Image<T> {
@@ -240,6 +241,50 @@ fn separable_thread_counts_give_identical_bits() {
         &conv!(gaussian(sigma = 3), 15x15, border = replicate, threads = 1),
         &conv!(gaussian(sigma = 3), 15x15, border = replicate, threads = 3),
     );
+}
+
+/// `c` on one thread and on `threads`.
+fn one_and_more_threads<C: Convolution<Elem = f32>>(
+    c: &C,
+    threads: usize,
+    src: &Image<f32>,
+) -> (Image<f32>, Image<f32>) {
+    let run = |t| {
+        let mut dst = Image::<f32>::zeros(src.width(), src.height()).unwrap();
+        c.apply_with_threads(&src.view(), &mut dst.view_mut(), Some(t))
+            .unwrap();
+        dst
+    };
+    (run(1), run(threads))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// The same over random widths and thread counts, on images tall enough
+    /// for at least two bands of the driver's 65536 pixels.
+    #[test]
+    fn separable_bits_never_depend_on_the_thread_count(
+        w in 64usize..1300,
+        extra in 0usize..200,
+        threads in 2usize..=5,
+        seed in any::<u64>(),
+        which in 0usize..3,
+    ) {
+        let h = (2usize << 16).div_ceil(w) + extra;
+        let src = image::<f32>(seed, w, h);
+        let (a, b) = match which {
+            0 => one_and_more_threads(&conv!(gaussian(sigma = 1), 5x5, border = zero), threads, &src),
+            1 => one_and_more_threads(&conv!(binomial, 5x5, border = reflect), threads, &src),
+            _ => one_and_more_threads(&conv!(gaussian(sigma = 3), 15x15, border = replicate), threads, &src),
+        };
+        let differ = a.data().iter().zip(b.data()).position(|(x, y)| x.to_bits() != y.to_bits());
+        prop_assert!(
+            differ.is_none(),
+            "kernel {which}, {w}x{h}, {threads} threads: pixel {:?} differs",
+            differ.map(|i| (i / w, i % w))
+        );
+    }
 }
 
 #[test]
