@@ -169,6 +169,33 @@ fn thread_counts_give_identical_bits() {
     assert_eq!(a, b);
 }
 
+/// `c` over `src` on the code for `isa` (the spec's thread count) or, without
+/// one, on `threads`.
+fn filtered<C: Convolution<Elem = f32>>(
+    c: &C,
+    isa: Option<Isa>,
+    threads: Option<usize>,
+    src: &Image<f32>,
+) -> Image<f32> {
+    let mut dst = Image::<f32>::zeros(src.width(), src.height()).unwrap();
+    match isa {
+        Some(isa) => c.apply_with_isa(isa, &src.view(), &mut dst.view_mut()),
+        None => c.apply_with_threads(&src.view(), &mut dst.view_mut(), threads),
+    }
+    .unwrap();
+    dst
+}
+
+/// The first pixel (row, column) whose bits differ.
+fn first_difference(a: &Image<f32>, b: &Image<f32>) -> Option<(usize, usize)> {
+    let w = a.width();
+    a.data()
+        .iter()
+        .zip(b.data())
+        .position(|(x, y)| x.to_bits() != y.to_bits())
+        .map(|i| (i / w, i % w))
+}
+
 /// Separable plans: a band's first call runs the passes apart over whole
 /// rows, later calls of light plans sweep both passes over the interior and
 /// run the vertical pass over each edge's few columns on its own. Both ways
@@ -176,21 +203,6 @@ fn thread_counts_give_identical_bits() {
 /// starts, that is on the thread count.
 #[test]
 fn separable_thread_counts_give_identical_bits() {
-    fn run<C: Convolution<Elem = f32>>(
-        c: &C,
-        isa: Option<Isa>,
-        threads: Option<usize>,
-        src: &Image<f32>,
-    ) -> Image<f32> {
-        let (w, h) = (src.width(), src.height());
-        let mut dst = Image::<f32>::zeros(w, h).unwrap();
-        match isa {
-            Some(isa) => c.apply_with_isa(isa, &src.view(), &mut dst.view_mut()),
-            None => c.apply_with_threads(&src.view(), &mut dst.view_mut(), threads),
-        }
-        .unwrap();
-        dst
-    }
     /// `one` and `three`: the same plan on one and on three threads.
     fn check<A, B>(one: &A, three: &B)
     where
@@ -203,28 +215,16 @@ fn separable_thread_counts_give_identical_bits() {
                 .isas()
                 .into_iter()
                 .map(|isa| {
-                    let a = run(one, Some(isa), None, &src);
-                    (
-                        format!("{isa}, 3 threads"),
-                        a,
-                        run(three, Some(isa), None, &src),
-                    )
+                    let a = filtered(one, Some(isa), None, &src);
+                    let b = filtered(three, Some(isa), None, &src);
+                    (format!("{isa}, 3 threads"), a, b)
                 })
                 .collect();
-            let a = run(one, None, None, &src);
-            pairs.push(("2 threads".into(), a, run(one, None, Some(2), &src)));
+            let a = filtered(one, None, Some(1), &src);
+            pairs.push(("2 threads".into(), a, filtered(one, None, Some(2), &src)));
             for (what, a, b) in pairs {
-                let differ = a
-                    .data()
-                    .iter()
-                    .zip(b.data())
-                    .position(|(x, y)| x.to_bits() != y.to_bits());
-                if let Some(i) = differ {
-                    panic!(
-                        "{w}x{h}, {what}: pixel ({}, {}) differs from one thread's",
-                        i / w,
-                        i % w
-                    );
+                if let Some(p) = first_difference(&a, &b) {
+                    panic!("{w}x{h}, {what}: pixel {p:?} differs from one thread's");
                 }
             }
         }
@@ -249,13 +249,10 @@ fn one_and_more_threads<C: Convolution<Elem = f32>>(
     threads: usize,
     src: &Image<f32>,
 ) -> (Image<f32>, Image<f32>) {
-    let run = |t| {
-        let mut dst = Image::<f32>::zeros(src.width(), src.height()).unwrap();
-        c.apply_with_threads(&src.view(), &mut dst.view_mut(), Some(t))
-            .unwrap();
-        dst
-    };
-    (run(1), run(threads))
+    (
+        filtered(c, None, Some(1), src),
+        filtered(c, None, Some(threads), src),
+    )
 }
 
 proptest! {
@@ -282,11 +279,11 @@ proptest! {
             3 => one_and_more_threads(&conv!(sobel_x, 3x3, border = zero), threads, &src),
             _ => one_and_more_threads(&conv!(laplacian, 3x3, dilation = 2, border = reflect), threads, &src),
         };
-        let differ = a.data().iter().zip(b.data()).position(|(x, y)| x.to_bits() != y.to_bits());
+        let differ = first_difference(&a, &b);
         prop_assert!(
             differ.is_none(),
             "kernel {which}, {w}x{h}, {threads} threads: pixel {:?} differs",
-            differ.map(|i| (i / w, i % w))
+            differ
         );
     }
 }
