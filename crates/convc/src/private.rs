@@ -14,6 +14,7 @@
 
 use std::ops::Range;
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use convc_core::exec::execute_with_threads;
 use convc_core::parse::parse_kernel;
@@ -213,7 +214,7 @@ impl<T: Element> Compiled<T> {
         let threads = threads.unwrap_or(plan.threads);
         match isa {
             None => {
-                let rows = configured(self.rows, plan, output);
+                let rows = configured(self.rows, self.isa, plan, output);
                 execute_with_threads(plan, &rows, input, output, threads)
             }
             Some(isa) => {
@@ -228,19 +229,25 @@ impl<T: Element> Compiled<T> {
                         isa.unsupported()
                     }
                 })?;
-                let rows = configured(rows, plan, output);
+                let rows = configured(rows, isa, plan, output);
                 execute_with_threads(plan, &rows, input, output, threads)
             }
         }
     }
 }
 
-/// `rows` set up for one call: streaming stores for large outputs; strips, the
-/// horizontal pass first and edges through the generated loops unless the input
-/// shape is fixed (the loops then cover whole rows with constant bounds).
-fn configured<T: Element>(rows: Rows<T>, plan: &Plan, output: &ImageViewMut<'_, T>) -> Rows<T> {
+/// `rows` (the loops for `isa`) set up for one call: streaming stores for large
+/// outputs; strips, the horizontal pass first and edges through the generated
+/// loops unless the input shape is fixed (the loops then cover whole rows with
+/// constant bounds).
+fn configured<T: Element>(
+    rows: Rows<T>,
+    isa: Isa,
+    plan: &Plan,
+    output: &ImageViewMut<'_, T>,
+) -> Rows<T> {
     let dynamic = plan.input.is_none();
-    rows.streaming(streams(plan, output))
+    rows.streaming(streams(isa, plan, output))
         .strips(strip(plan))
         .horizontal_first(dynamic)
         .edges(dynamic)
@@ -278,11 +285,40 @@ pub const STREAM_MIN_BYTES: usize = 8 << 20;
 /// the driver falls back to the vertical pass first, for a ring of filtered
 /// rows over 256 MiB, the vertical pass streams into its temporary rows: the
 /// same values, read back by the same thread.)
-fn streams<T: Element>(plan: &Plan, output: &ImageViewMut<'_, T>) -> bool {
-    (matches!(plan.method, Method::Direct(_))
-        || (plan.input.is_none() && convc_core::exec::runs_horizontal_first(plan)))
+///
+/// Only `isa`s whose vectors fill a cache line stream ([`streams_whole_lines`]).
+fn streams<T: Element>(isa: Isa, plan: &Plan, output: &ImageViewMut<'_, T>) -> bool {
+    (streams_whole_lines(isa) || STREAM_NARROW_VECTORS.load(Ordering::Relaxed))
+        && (matches!(plan.method, Method::Direct(_))
+            || (plan.input.is_none() && convc_core::exec::runs_horizontal_first(plan)))
         && output.height() * output.width() * std::mem::size_of::<T>() >= STREAM_MIN_BYTES
 }
+
+/// Whether `isa`'s vectors fill a 64-byte cache line (AVX-512), so that each
+/// streaming store writes a whole line. The generated steps store one vector
+/// into each of a call's rows in turn; with narrower vectors every row then
+/// holds a half-written line in a write-combining buffer until its next store,
+/// which some CPUs handle badly (likely writing partial lines out for want of
+/// buffers). On an AMD
+/// EPYC of the Zen 3 generation (AVX2, no AVX-512) at 4096 x 4096, `conv!`'s
+/// AVX2 loops ran gaussian 5x5 43-48 ms streamed against 17-19 with plain
+/// stores, gaussian 15x15 (8 rows per call) 57-61 against 22-26, sobel 16.5-17.5
+/// against 12.4-14 and dense 7x7 29-39 against 28-35 (in one process,
+/// alternating). A C probe of the stores alone
+/// (`scripts/probes/narrow_streams.c`, three runs) wrote an image 8 rows at a
+/// time in 15.7-31 ms with one 32-byte streaming store per row and step,
+/// 8.7-9.3 with two (whole lines) and 8.1-11.2 with plain stores; 1 row at a
+/// time 7.1-8.1, 6.9-7.5 and 9.2-9.4.
+fn streams_whole_lines(isa: Isa) -> bool {
+    isa == Isa::Avx512
+}
+
+/// Whether variants with vectors narrower than a cache line stream too (see
+/// `streams_whole_lines`). Only tests set it, so that the generated streaming
+/// loops stay covered with 8 lanes and on CPUs without AVX-512; it changes
+/// speed only, never a value (streamed and plain stores write the same bits).
+#[doc(hidden)]
+pub static STREAM_NARROW_VECTORS: AtomicBool = AtomicBool::new(false);
 
 /// Where generated code keeps its [`Compiled`]: built on first use.
 pub struct Lazy<T: Element>(OnceLock<Compiled<T>>);
@@ -674,5 +710,26 @@ pub mod dispatch {
         entry!(fused_avx2, "avx2,fma", Avx2Fma, SeparableRows::fused,
             (s: &[&[T]], n: &mut [&mut [T]], w: &[&[T]], o: &mut [&mut [T]], c: Range<usize>)
             -> bool);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use convc_core::{Image, named};
+
+    #[test]
+    fn only_whole_line_vectors_stream_large_outputs() {
+        let spec = ConvSpec::new(named::build("sobel_x", &[], None).unwrap());
+        let plan = Plan::new(&spec).unwrap();
+        let side = 2048;
+        assert!(side * side * 4 >= STREAM_MIN_BYTES);
+        let mut large = Image::<f32>::zeros(side, side).unwrap();
+        let mut small = Image::<f32>::zeros(64, 64).unwrap();
+        assert!(streams(Isa::Avx512, &plan, &large.view_mut()));
+        assert!(!streams(Isa::Avx512, &plan, &small.view_mut()));
+        for narrow in [Isa::Avx2Fma, Isa::Baseline] {
+            assert!(!streams(narrow, &plan, &large.view_mut()), "{narrow}");
+        }
     }
 }
