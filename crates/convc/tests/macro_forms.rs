@@ -371,9 +371,9 @@ fn check_streaming<C: Convolution>(c: &C) {
 /// image of its own and into buffers with each (pitch, offset of the first
 /// element): the same values everywhere, and the reference's.
 fn check_streaming_layouts<C: Convolution>(c: &C, w: usize, layouts: &[(usize, usize)]) {
-    // Every variant streams here, AVX2's 8 lanes included, on every CPU
-    // (it only changes speed for the other tests of this binary).
-    convc::__private::STREAM_NARROW_VECTORS.store(true, std::sync::atomic::Ordering::Relaxed);
+    // Every variant streams (and sweeps) here, AVX2's 8 lanes included, on
+    // every CPU (it only changes speed for the other tests of this binary).
+    convc::__private::NARROW_VECTORS_AS_WIDE.store(true, std::sync::atomic::Ordering::Relaxed);
     let h = convc::__private::STREAM_MIN_BYTES / (w * std::mem::size_of::<C::Elem>()) + 2;
     let bytes = w * h * std::mem::size_of::<C::Elem>();
     assert!(bytes >= convc::__private::STREAM_MIN_BYTES);
