@@ -306,12 +306,11 @@ fn streams<T: Element>(isa: Isa, plan: &Plan, output: &ImageViewMut<'_, T>) -> b
 /// into each of a call's rows in turn; with narrower vectors every row then
 /// holds a half-written line in a write-combining buffer until its next store,
 /// which some CPUs handle badly (likely writing partial lines out for want of
-/// buffers). On an AMD
-/// EPYC of the Zen 3 generation (AVX2, no AVX-512) at 4096 x 4096, `conv!`'s
-/// AVX2 loops ran gaussian 5x5 43-48 ms streamed against 17-19 with plain
-/// stores, gaussian 15x15 (8 rows per call) 57-61 against 22-26, sobel 16.5-17.5
-/// against 12.4-14 and dense 7x7 29-39 against 28-35 (in one process,
-/// alternating). A C probe of the stores alone
+/// buffers). On an AMD EPYC of the Zen 3 generation (AVX2, no AVX-512) at
+/// 4096 x 4096, `conv!`'s AVX2 loops ran gaussian 5x5 43-48 ms streamed
+/// against 17-19 with plain stores, gaussian 15x15 (8 rows per call) 57-61
+/// against 22-26, sobel 16.5-17.5 against 12.4-14 and dense 7x7 29-39 against
+/// 28-35 (in one process, alternating). A C probe of the stores alone
 /// (`scripts/probes/narrow_streams.c`, three runs) wrote an image 8 rows at a
 /// time in 15.7-31 ms with one 32-byte streaming store per row and step,
 /// 8.7-9.3 with two (whole lines) and 8.1-11.2 with plain stores; 1 row at a
