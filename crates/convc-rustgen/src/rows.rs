@@ -1275,6 +1275,72 @@ impl Pass<'_> {
     /// first use (`let x{t}_{c} = simd.load(s{t}_{c}, i);`) and shared by every
     /// output row that reads it, so that few loaded vectors are live at once.
     fn body(&self, dtype: DType, vectors: usize, loads: Loads<'_>, stores: Stores) -> TokenStream {
+        match self.split_pairs() {
+            Some(st) => {
+                let split = Pass {
+                    st: &st,
+                    ..self.clone()
+                }
+                .terms_body(dtype, vectors, loads, stores);
+                let folded = self.terms_body(dtype, vectors, loads, stores);
+                quote! {
+                    if S::SPLITS_PAIRS {
+                        #split
+                    } else {
+                        #folded
+                    }
+                }
+            }
+            None => self.terms_body(dtype, vectors, loads, stores),
+        }
+    }
+
+    /// The stencil of a heavy plan's vertical pass with every tap its own term,
+    /// for the tokens that split symmetric pairs (`Simd::SPLITS_PAIRS`); `None`
+    /// for other passes and where no term has two taps. On the AMD EPYC (Zen
+    /// 3), AVX2, gaussian 15x15's vertical pass loaded about 110 vectors and
+    /// pointers per step of 8 output vectors with the pairs (rows spilled, 44
+    /// coefficient broadcasts) and 48 split (the coefficients stay in
+    /// registers); the filter ran faster in every round at 1024 x 1024 and in
+    /// five of six at 4096 x 4096 (docs/performance-history.md).
+    fn split_pairs(&self) -> Option<Stencil> {
+        let pairs = self
+            .st
+            .terms
+            .iter()
+            .any(|t| t.plus.len() + t.minus.len() > 1);
+        if self.kind != Kind::Vertical || !self.heavy || !pairs {
+            return None;
+        }
+        let single = |coeff: f64, plus: &[Tap], minus: &[Tap]| Term {
+            coeff,
+            plus: plus.to_vec(),
+            minus: minus.to_vec(),
+        };
+        let terms = self
+            .st
+            .terms
+            .iter()
+            .flat_map(|t| {
+                let plus = t.plus.iter().map(|tap| single(t.coeff, &[*tap], &[]));
+                let minus = t.minus.iter().map(|tap| single(t.coeff, &[], &[*tap]));
+                plus.chain(minus).collect::<Vec<_>>()
+            })
+            .collect();
+        Some(Stencil {
+            terms,
+            ..self.st.clone()
+        })
+    }
+
+    /// [`Pass::body`] with the pass's own terms.
+    fn terms_body(
+        &self,
+        dtype: DType,
+        vectors: usize,
+        loads: Loads<'_>,
+        stores: Stores,
+    ) -> TokenStream {
         let terms = &self.st.terms;
         let last_row = |term: &Term| {
             term.plus

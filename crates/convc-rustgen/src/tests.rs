@@ -767,3 +767,35 @@ fn heavy_horizontal_passes_shift_odd_offsets_in_registers() {
     assert!(!g5.contains("joined") && !g5.contains("CHEAP_JOIN"), "{g5}");
     assert!(!function_text(&g15, "vertical_cols").contains("join"));
 }
+
+#[test]
+fn heavy_vertical_passes_split_symmetric_pairs_for_the_tokens_that_ask() {
+    let g15 = spec("gaussian(sigma=3)", Some((15, 15)));
+    let cols = function_text(&g15, "vertical_cols");
+    let (split, folded) = cols
+        .split_once("if S :: SPLITS_PAIRS {")
+        .and_then(|(_, both)| both.split_once("} else {"))
+        .expect("both forms");
+    // Rows 0 and 14 of output row 0 share a coefficient: one multiply of
+    // their sum, or one each.
+    assert!(
+        folded.contains("a0_0 = simd . madd (x0_0 + x14_0 , simd . splat ("),
+        "{folded}"
+    );
+    assert!(
+        split.contains("let mut a0_0 = x0_0 * simd . splat ("),
+        "{split}"
+    );
+    assert!(
+        split.contains("a0_0 = simd . madd (x14_0 , simd . splat ("),
+        "{split}"
+    );
+    assert!(!split.contains(" + x"), "{split}");
+    // 15 taps for each of the call's 8 output rows: 8 multiplies, 112 multiply-adds.
+    assert_eq!(split.matches("simd . madd (").count(), 8 * 14, "{split}");
+    // Light plans and horizontal passes keep their pairs for every token.
+    let g5 = quote_items(&spec("gaussian", Some((5, 5))));
+    assert!(!g5.contains("SPLITS_PAIRS"), "{g5}");
+    let horizontal = function_text(&g15, "horizontal_col");
+    assert!(!horizontal.contains("SPLITS_PAIRS"), "{horizontal}");
+}

@@ -47,6 +47,13 @@ pub trait Simd<T: Lanes>: Copy + Debug + 'static {
     /// generated horizontal passes of heavy plans then make some of their
     /// shifted input vectors with it rather than load them.
     const CHEAP_JOIN: bool = false;
+    /// Whether generated vertical passes of heavy plans multiply each tap on
+    /// its own rather than add symmetric pairs first (`c * (a + b)`): with
+    /// 16 vector registers, the pairs' rows and the broadcast coefficients do
+    /// not fit beside a call's partial sums, and the spills and reloaded
+    /// broadcasts, not the arithmetic, bound the pass (AVX2). The token's
+    /// [`Simd::Scalar`] answers the same, so that its columns round alike.
+    const SPLITS_PAIRS: bool = false;
     /// The token without a check.
     ///
     /// # Safety
@@ -150,6 +157,11 @@ pub trait Simd<T: Lanes>: Copy + Debug + 'static {
 #[derive(Debug, Clone, Copy)]
 pub struct ScalarFma(());
 
+/// [`ScalarFma`] for the tokens that split symmetric pairs
+/// ([`Simd::SPLITS_PAIRS`]): the same arithmetic, in their form.
+#[derive(Debug, Clone, Copy)]
+pub struct ScalarFmaSplit(());
+
 /// One lane, multiply and add rounded separately: the tail and the rows narrower
 /// than a vector of the others.
 #[derive(Debug, Clone, Copy)]
@@ -169,12 +181,13 @@ impl Default for ScalarPlain {
 }
 
 macro_rules! scalar_token {
-    ($token:ident, $t:ty, |$a:ident, $c:ident, $acc:ident| $madd:expr) => {
+    ($token:ident, $t:ty, split = $split:literal, |$a:ident, $c:ident, $acc:ident| $madd:expr) => {
         impl Simd<$t> for $token {
             type V = $t;
             type Scalar = $token;
             const LANES: usize = 1;
             const WIDE: bool = false;
+            const SPLITS_PAIRS: bool = $split;
             #[inline(always)]
             unsafe fn new_unchecked() -> Self {
                 $token(())
@@ -207,10 +220,12 @@ macro_rules! scalar_token {
     };
 }
 
-scalar_token!(ScalarFma, f32, |a, c, acc| a.mul_add(c, acc));
-scalar_token!(ScalarFma, f64, |a, c, acc| a.mul_add(c, acc));
-scalar_token!(ScalarPlain, f32, |a, c, acc| acc + a * c);
-scalar_token!(ScalarPlain, f64, |a, c, acc| acc + a * c);
+scalar_token!(ScalarFma, f32, split = false, |a, c, acc| a.mul_add(c, acc));
+scalar_token!(ScalarFma, f64, split = false, |a, c, acc| a.mul_add(c, acc));
+scalar_token!(ScalarFmaSplit, f32, split = true, |a, c, acc| a
+    .mul_add(c, acc));
+scalar_token!(ScalarPlain, f32, split = false, |a, c, acc| acc + a * c);
+scalar_token!(ScalarPlain, f64, split = false, |a, c, acc| acc + a * c);
 
 /// Portable 4 x `f32` / 2 x `f64` lanes as arrays (targets without the x86 tokens).
 #[derive(Debug, Clone, Copy)]
@@ -332,7 +347,7 @@ mod x86 {
     use std::arch::x86_64::*;
     use std::ops::{Add, Mul, Neg, Sub};
 
-    use super::{ScalarFma, ScalarPlain, Simd};
+    use super::{ScalarFma, ScalarFmaSplit, ScalarPlain, Simd};
 
     // Each x86 token holds whether generated code may stream its stores.
 
@@ -398,7 +413,7 @@ mod x86 {
     macro_rules! vector {
         (
             $(#[$doc:meta])*
-            $name:ident($raw:ty): $token:ident, $t:ty, $lanes:literal, $scalar:ident, wide = $wide:literal,
+            $name:ident($raw:ty): $token:ident, $t:ty, $lanes:literal, $scalar:ident, wide = $wide:literal, split = $split:literal,
             feature = $feature:literal, stream = $stream:ident,
             add = $add:ident, sub = $sub:ident, mul = $mul:ident, set1 = $set1:ident,
             madd = |$a:ident, $c:ident, $acc:ident| $madd:expr,
@@ -450,6 +465,7 @@ mod x86 {
                 const LANES: usize = $lanes;
                 const WIDE: bool = $wide;
                 const CHEAP_JOIN: bool = $lanes * ::std::mem::size_of::<$t>() == 64;
+                const SPLITS_PAIRS: bool = $split;
                 #[inline(always)]
                 unsafe fn new_unchecked() -> Self {
                     $token(false)
@@ -576,7 +592,7 @@ mod x86 {
 
     vector!(
         /// 16 x `f32` (AVX-512F).
-        F32x16(__m512): Avx512, f32, 16, ScalarFma, wide = true, feature = "avx512f", stream = _mm512_stream_ps,
+        F32x16(__m512): Avx512, f32, 16, ScalarFma, wide = true, split = false, feature = "avx512f", stream = _mm512_stream_ps,
         add = _mm512_add_ps, sub = _mm512_sub_ps, mul = _mm512_mul_ps, set1 = _mm512_set1_ps,
         madd = |a, c, acc| _mm512_fmadd_ps(a.0, c.0, acc.0),
         evens = |lo, hi| {
@@ -591,7 +607,7 @@ mod x86 {
     );
     vector!(
         /// 8 x `f64` (AVX-512F).
-        F64x8(__m512d): Avx512, f64, 8, ScalarFma, wide = true, feature = "avx512f", stream = _mm512_stream_pd,
+        F64x8(__m512d): Avx512, f64, 8, ScalarFma, wide = true, split = false, feature = "avx512f", stream = _mm512_stream_pd,
         add = _mm512_add_pd, sub = _mm512_sub_pd, mul = _mm512_mul_pd, set1 = _mm512_set1_pd,
         madd = |a, c, acc| _mm512_fmadd_pd(a.0, c.0, acc.0),
         evens = |lo, hi| {
@@ -606,7 +622,7 @@ mod x86 {
     );
     vector!(
         /// 8 x `f32` (AVX2 + FMA).
-        F32x8(__m256): Avx2Fma, f32, 8, ScalarFma, wide = true, feature = "avx2,fma", stream = _mm256_stream_ps,
+        F32x8(__m256): Avx2Fma, f32, 8, ScalarFmaSplit, wide = true, split = true, feature = "avx2,fma", stream = _mm256_stream_ps,
         add = _mm256_add_ps, sub = _mm256_sub_ps, mul = _mm256_mul_ps, set1 = _mm256_set1_ps,
         madd = |a, c, acc| _mm256_fmadd_ps(a.0, c.0, acc.0),
         // Lanes lo0 lo2 hi1 hi3 | lo4 lo6 hi5 hi7, then their middle pairs swapped.
@@ -617,7 +633,7 @@ mod x86 {
     );
     vector!(
         /// 4 x `f64` (AVX2 + FMA).
-        F64x4(__m256d): Avx2Fma, f64, 4, ScalarFma, wide = true, feature = "avx2,fma", stream = _mm256_stream_pd,
+        F64x4(__m256d): Avx2Fma, f64, 4, ScalarFma, wide = true, split = false, feature = "avx2,fma", stream = _mm256_stream_pd,
         add = _mm256_add_pd, sub = _mm256_sub_pd, mul = _mm256_mul_pd, set1 = _mm256_set1_pd,
         madd = |a, c, acc| _mm256_fmadd_pd(a.0, c.0, acc.0),
         // Lanes lo0 hi1 lo2 hi3, then the middle two swapped.
@@ -632,14 +648,14 @@ mod x86 {
     );
     vector!(
         /// 4 x `f32` (SSE2).
-        F32x4(__m128): Sse2, f32, 4, ScalarPlain, wide = false, feature = "sse2", stream = _mm_stream_ps,
+        F32x4(__m128): Sse2, f32, 4, ScalarPlain, wide = false, split = false, feature = "sse2", stream = _mm_stream_ps,
         add = _mm_add_ps, sub = _mm_sub_ps, mul = _mm_mul_ps, set1 = _mm_set1_ps,
         madd = |a, c, acc| _mm_add_ps(acc.0, _mm_mul_ps(a.0, c.0)),
         evens = |lo, hi| _mm_shuffle_ps::<0b11_01_10_00>(lo.0, hi.0)
     );
     vector!(
         /// 2 x `f64` (SSE2).
-        F64x2(__m128d): Sse2, f64, 2, ScalarPlain, wide = false, feature = "sse2", stream = _mm_stream_pd,
+        F64x2(__m128d): Sse2, f64, 2, ScalarPlain, wide = false, split = false, feature = "sse2", stream = _mm_stream_pd,
         add = _mm_add_pd, sub = _mm_sub_pd, mul = _mm_mul_pd, set1 = _mm_set1_pd,
         madd = |a, c, acc| _mm_add_pd(acc.0, _mm_mul_pd(a.0, c.0)),
         evens = |lo, hi| _mm_shuffle_pd::<0b10>(lo.0, hi.0)
@@ -675,6 +691,36 @@ mod tests {
 
     /// Runs the generic check `$check` for `f32` and `f64` with every x86
     /// token the host has.
+    /// Whether `S` and its scalar twin compute heavy vertical passes alike.
+    fn twin_splits_alike<T: Lanes, S: Simd<T>>() -> bool {
+        S::SPLITS_PAIRS == <S::Scalar as Simd<T>>::SPLITS_PAIRS
+    }
+
+    #[test]
+    fn scalar_twins_split_pairs_like_their_tokens() {
+        // A column computed by the scalar twin (a row's tail, a narrow image)
+        // must get the bits its token's vectors would give it.
+        assert!(twin_splits_alike::<f32, Portable>());
+        assert!(twin_splits_alike::<f64, Portable>());
+        assert!(twin_splits_alike::<f32, ScalarFmaSplit>());
+        #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+        {
+            assert!(twin_splits_alike::<f32, Sse2>());
+            assert!(twin_splits_alike::<f64, Sse2>());
+            assert!(twin_splits_alike::<f32, Avx2Fma>());
+            assert!(twin_splits_alike::<f64, Avx2Fma>());
+            assert!(twin_splits_alike::<f32, Avx512>());
+            assert!(twin_splits_alike::<f64, Avx512>());
+            // Only 8 x f32 with AVX2 splits (measured there; f64 was not).
+            let splits = [
+                <Avx2Fma as Simd<f32>>::SPLITS_PAIRS,
+                <Avx2Fma as Simd<f64>>::SPLITS_PAIRS,
+                <Avx512 as Simd<f32>>::SPLITS_PAIRS,
+            ];
+            assert_eq!(splits, [true, false, false]);
+        }
+    }
+
     macro_rules! with_x86_tokens {
         ($check:ident) => {
             #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
