@@ -1274,6 +1274,8 @@ impl Pass<'_> {
     /// the input row it waits for, and each input vector is loaded just before its
     /// first use (`let x{t}_{c} = simd.load(s{t}_{c}, i);`) and shared by every
     /// output row that reads it, so that few loaded vectors are live at once.
+    /// Heavy vertical passes get a second form, each tap its own term, for the
+    /// tokens that split symmetric pairs ([`Pass::split_pairs`]).
     fn body(&self, dtype: DType, vectors: usize, loads: Loads<'_>, stores: Stores) -> TokenStream {
         match self.split_pairs() {
             Some(st) => {
