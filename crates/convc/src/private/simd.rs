@@ -689,8 +689,6 @@ mod tests {
         assert!(got == want, "{s:?}");
     }
 
-    /// Runs the generic check `$check` for `f32` and `f64` with every x86
-    /// token the host has.
     /// Whether `S` and its scalar twin compute heavy vertical passes alike.
     fn twin_splits_alike<T: Lanes, S: Simd<T>>() -> bool {
         S::SPLITS_PAIRS == <S::Scalar as Simd<T>>::SPLITS_PAIRS
@@ -721,6 +719,8 @@ mod tests {
         }
     }
 
+    /// Runs the generic check `$check` for `f32` and `f64` with every x86
+    /// token the host has.
     macro_rules! with_x86_tokens {
         ($check:ident) => {
             #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
