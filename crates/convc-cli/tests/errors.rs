@@ -297,6 +297,15 @@ fn bad_options() {
         &k(&["--border", "constant:nan"]),
         &["border constant", "not finite"],
     );
+    // Finite as an f64 but infinite as the f32 the image is filtered in.
+    run(
+        &k(&["--border", "constant:1e39"]),
+        &["border constant as f32", "not finite"],
+    );
+    run(
+        &["--kernel", "[1e39, 1]"],
+        &["kernel coefficient [0, 0] as f32", "not finite"],
+    );
     run(
         &k(&["--backend", "gpu"]),
         &["unknown backend `gpu`", "generic", "naive"],

@@ -30,6 +30,21 @@ impl DType {
         }
     }
 
+    /// Whether `v` rounds to a finite value of the type: `1e39` is finite as
+    /// an `f64` but infinite as an `f32`.
+    ///
+    /// ```
+    /// use convc_core::DType;
+    /// assert!(DType::F32.holds(3.0e38) && !DType::F32.holds(1.0e39));
+    /// assert!(DType::F64.holds(1.0e39) && !DType::F64.holds(f64::NAN));
+    /// ```
+    pub fn holds(self, v: f64) -> bool {
+        match self {
+            DType::F32 => (v as f32).is_finite(),
+            DType::F64 => v.is_finite(),
+        }
+    }
+
     /// The lower-case name used by the CLI and `conv!` (`f32`, `f64`).
     pub fn name(self) -> &'static str {
         match self {

@@ -43,8 +43,9 @@ pub enum ConvError {
         width: usize,
     },
 
-    /// A kernel coefficient, border constant or parameter is NaN or infinite.
-    #[error("{what} is not finite ({value})")]
+    /// A kernel coefficient, border constant or parameter is NaN or infinite
+    /// (for `f32` code, also one beyond `f32::MAX`: see [`DType::holds`](crate::DType::holds)).
+    #[error("{what} is not finite ({value:e})")]
     NotFinite {
         /// What holds the value, e.g. "kernel coefficient [1, 2]".
         what: String,

@@ -280,10 +280,22 @@ impl ConvSpec {
                 k.shape()
             )));
         }
+        // A value finite in f64 but not in the element type would be infinite
+        // in the generated code (and make NaN of 0 * inf), not in the reference.
+        let as_elem = |what: String, v: f64| {
+            if v.is_finite() {
+                format!("{what} as {}", self.dtype)
+            } else {
+                what
+            }
+        };
         for (i, &c) in k.coeffs().iter().enumerate() {
-            if !c.is_finite() {
+            if !self.dtype.holds(c) {
                 return Err(ConvError::NotFinite {
-                    what: format!("kernel coefficient [{}, {}]", i / k.width(), i % k.width()),
+                    what: as_elem(
+                        format!("kernel coefficient [{}, {}]", i / k.width(), i % k.width()),
+                        c,
+                    ),
                     value: c,
                 });
             }
@@ -310,10 +322,10 @@ impl ConvSpec {
             });
         }
         if let Border::Constant(c) = self.border
-            && !c.is_finite()
+            && !self.dtype.holds(c)
         {
             return Err(ConvError::NotFinite {
-                what: "border constant".into(),
+                what: as_elem("border constant".into(), c),
                 value: c,
             });
         }
@@ -662,6 +674,23 @@ mod tests {
                 .validate(),
             Err(ConvError::NotFinite { .. })
         ));
+        // Finite in f64 but infinite in f32: an error for f32 code only.
+        let big = ConvSpec::new(Kernel::new(1, 2, vec![1.0e39, 1.0]).unwrap());
+        let e = big.validate().unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "kernel coefficient [0, 0] as f32 is not finite (1e39)"
+        );
+        assert!(big.clone().dtype(DType::F64).validate().is_ok());
+        let edge = ConvSpec::new(k(3, 3)).border(Border::Constant(-1.0e39));
+        assert!(matches!(
+            edge.validate(),
+            Err(ConvError::NotFinite { ref what, .. }) if what == "border constant as f32"
+        ));
+        assert!(edge.dtype(DType::F64).validate().is_ok());
+        // The largest f32 is fine.
+        let max = ConvSpec::new(Kernel::new(1, 1, vec![f32::MAX as f64]).unwrap());
+        assert!(max.validate().is_ok());
         let huge = ConvSpec::new(k(1, 1)).mode(Mode::Explicit {
             top: usize::MAX,
             bottom: 1,

@@ -389,19 +389,29 @@ fn spec_error(inv: &Invocation, e: &ConvError) -> syn::Error {
             opt(if name == "thread" { "threads" } else { name })
         }
         ConvError::AnchorOutOfRange { .. } => opt("anchor"),
-        ConvError::NotFinite { what, .. } if what == "border constant" => opt("border"),
+        ConvError::NotFinite { what, .. } if what.starts_with("border constant") => opt("border"),
         ConvError::KernelLargerThanInput { .. } | ConvError::Overflow { .. } => opt("input"),
         ConvError::InvalidOption(_) => opt("strategy"),
         ConvError::Unsupported(m) if m.contains("with dilation") => opt("dilation"),
         _ => None,
     };
-    match target {
-        Some(o) => syn::Error::new_spanned(&o.value, e),
-        None => {
-            let (a, b) = inv.kernel.whole();
-            error_between(a, b, e)
-        }
+    if let Some(o) = target {
+        return syn::Error::new_spanned(&o.value, e);
     }
+    let k = &inv.kernel;
+    // A literal coefficient the element type cannot hold: the number written
+    // (none where a scale made it too large: then the whole kernel).
+    if let ConvError::NotFinite { what, value } = e
+        && what.starts_with("kernel coefficient")
+        && let Some(p) = k
+            .pieces
+            .iter()
+            .find(|p| k.text[p.start..p.end].parse::<f64>() == Ok(value.abs()))
+    {
+        return syn::Error::new(p.span, e);
+    }
+    let (a, b) = k.whole();
+    error_between(a, b, e)
 }
 
 #[cfg(test)]
@@ -513,5 +523,10 @@ mod tests {
         assert!(err(quote!(laplacian, strategy = separable)).contains("rank-1"));
         assert!(err(quote!(box, dtype = f16)).contains("expected `f32` or `f64`, found `f16`"));
         assert!(err(quote!(box, border = constant(1e999))).contains("border constant"));
+        // Finite in f64 but not in f32: refused for f32 code only.
+        assert!(err(quote!(box, border = constant(1e39))).contains("border constant as f32"));
+        assert!(spec_of(quote!(box, border = constant(1e39), dtype = f64)).is_ok());
+        assert!(err(quote!([[1e39, 1]])).contains("kernel coefficient [0, 0] as f32"));
+        assert!(spec_of(quote!([[1e39, 1]], dtype = f64)).is_ok());
     }
 }
