@@ -426,7 +426,7 @@ pub mod dispatch {
         unsafe fn(&[&[T]], &mut [&mut [T]], &[&[T]], &mut [&mut [T]], Range<usize>, bool) -> bool;
 
     /// The row loops of one Plan for one instruction set. Only built by
-    /// [`Rows::direct`] and [`Rows::separable`], which refuse an instruction set
+    /// `Rows::direct` and `Rows::separable`, which refuse an instruction set
     /// this CPU lacks: holding a `Rows` proves its functions may be called.
     pub struct Rows<T> {
         kind: Kind<T>,

@@ -1,6 +1,6 @@
 //! Executors, and the row driver every Plan-based backend shares.
 //!
-//! - [`reference`]: the definition in `f64`, straight from DESIGN.md; the oracle.
+//! - [`reference()`]: the definition in `f64`, straight from DESIGN.md; the oracle.
 //! - [`naive`]: the textbook four loops in the element type; the slowest honest baseline.
 //! - [`Generic`]: the Plan, interpreted with the kernel in memory.
 //!
