@@ -799,3 +799,31 @@ fn heavy_vertical_passes_split_symmetric_pairs_for_the_tokens_that_ask() {
     let horizontal = function_text(&g15, "horizontal_col");
     assert!(!horizontal.contains("SPLITS_PAIRS"), "{horizontal}");
 }
+
+#[test]
+fn heavy_horizontal_passes_share_loads_in_blocks_where_joins_are_dear() {
+    let g15 = spec("gaussian(sigma=3)", Some((15, 15)));
+    let block = function_text(&g15, "horizontal_block");
+    // Two vectors of output columns per step, each 7 symmetric pairs and the
+    // centre in 2 partial sums: 2 multiplies and 6 multiply-adds.
+    assert_eq!(block.matches("simd . madd (").count(), 2 * 6, "{block}");
+    // The loop over blocks runs for tokens without a cheap join only; the
+    // joined step (AVX-512) comes after it, and every token ends with single
+    // vectors.
+    let rows = function_text(&g15, "horizontal_row");
+    let guarded = rows
+        .find("if ! S :: CHEAP_JOIN {")
+        .expect("a guarded loop over blocks");
+    let blocks = rows.find("Self :: horizontal_block (simd").expect("blocks");
+    let joined = rows
+        .find("Self :: horizontal_col_joined (simd")
+        .expect("joined steps");
+    assert!(guarded < blocks && blocks < joined, "{rows}");
+    // Light plans and strided rows keep one vector per step.
+    for light in [
+        spec("gaussian", Some((5, 5))),
+        spec("gaussian(sigma=3)", Some((15, 15))).stride(2),
+    ] {
+        assert!(!quote_items(&light).contains("horizontal_block"));
+    }
+}
