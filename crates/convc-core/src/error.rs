@@ -23,6 +23,16 @@ pub enum ConvError {
         what: String,
     },
 
+    /// Memory for a buffer could not be allocated (an image far larger than the
+    /// machine's memory, say): reported instead of aborting the process.
+    #[error("cannot allocate {bytes} bytes for the {what}")]
+    OutOfMemory {
+        /// What the memory was for, e.g. "4096x4096 image".
+        what: String,
+        /// Bytes asked for.
+        bytes: usize,
+    },
+
     /// A buffer is shorter than its declared shape needs.
     #[error("{what} buffer holds {got} elements but its shape needs {needed}")]
     BufferTooSmall {

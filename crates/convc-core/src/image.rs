@@ -207,13 +207,27 @@ pub struct Image<T> {
 
 impl<T: Element> Image<T> {
     /// A `width` x `height` image of zeros.
+    ///
+    /// Errors: a zero side, a pixel count that overflows `usize`, or a buffer
+    /// the allocator refuses ([`ConvError::OutOfMemory`]) instead of an abort.
+    ///
+    /// ```
+    /// use convc_core::{ConvError, Image};
+    /// assert_eq!(Image::<f32>::zeros(3, 2)?.data(), &[0.0; 6]);
+    /// // 16 EiB of pixels: an error, not an aborted process.
+    /// assert!(matches!(
+    ///     Image::<f32>::zeros(1 << 31, 1 << 31),
+    ///     Err(ConvError::OutOfMemory { .. })
+    /// ));
+    /// # Ok::<(), ConvError>(())
+    /// ```
     pub fn zeros(width: usize, height: usize) -> Result<Self> {
         let len = width
             .checked_mul(height)
             .ok_or_else(|| overflow("image size"))?;
         required_len("output", len, width, height, width)?;
         Ok(Image {
-            data: crate::pages::zeroed(len),
+            data: crate::pages::zeroed(len, || format!("{width}x{height} image"))?,
             width,
             height,
         })
@@ -321,6 +335,24 @@ mod tests {
         assert!(matches!(
             ImageView::with_pitch(&d, 1, usize::MAX, usize::MAX),
             Err(ConvError::Overflow { .. })
+        ));
+    }
+
+    #[test]
+    fn images_beyond_memory_are_errors() {
+        // More bytes than `isize::MAX`, and more than a 48-bit address space.
+        for (w, h) in [(1usize << 31, 1usize << 31), (1 << 24, 1 << 24)] {
+            match Image::<f64>::zeros(w, h) {
+                Err(e @ ConvError::OutOfMemory { .. }) => {
+                    let text = e.to_string();
+                    assert!(text.contains(&format!("{w}x{h} image")), "{text}");
+                }
+                other => panic!("{w}x{h}: {other:?}"),
+            }
+        }
+        assert!(matches!(
+            Image::<f32>::from_fn(1 << 24, 1 << 24, |_, _| 1.0),
+            Err(ConvError::OutOfMemory { .. })
         ));
     }
 

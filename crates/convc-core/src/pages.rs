@@ -11,19 +11,26 @@
 #![allow(unsafe_code)]
 
 use crate::Element;
+use crate::error::{ConvError, Result};
 
 /// Buffers from this many bytes on are advised: numpy's threshold.
 const HUGE_PAGE_THRESHOLD: usize = 4 << 20;
 
 /// A vector of `len` zeros; at [`HUGE_PAGE_THRESHOLD`] bytes and more its pages
-/// were advised before anything touched them.
-pub(crate) fn zeroed<T: Element>(len: usize) -> Vec<T> {
-    let mut v = Vec::with_capacity(len);
+/// were advised before anything touched them. A size the allocator refuses (or
+/// that exceeds `isize::MAX` bytes) is an error naming `what`, not an abort.
+pub(crate) fn zeroed<T: Element>(len: usize, what: impl FnOnce() -> String) -> Result<Vec<T>> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(len)
+        .map_err(|_| ConvError::OutOfMemory {
+            what: what(),
+            bytes: len.saturating_mul(std::mem::size_of::<T>()),
+        })?;
     if len.saturating_mul(std::mem::size_of::<T>()) >= HUGE_PAGE_THRESHOLD {
         advise_huge_pages(&v);
     }
     v.resize(len, T::ZERO);
-    v
+    Ok(v)
 }
 
 /// Asks for huge pages under the whole 4 KiB pages of `v`'s allocation.
@@ -77,7 +84,7 @@ mod tests {
 
     #[test]
     fn large_buffers_are_advised_and_zero() {
-        let v = zeroed::<f32>(2048 * 2048);
+        let v = zeroed::<f32>(2048 * 2048, String::new).unwrap();
         assert!(v.iter().all(|&x| x == 0.0));
         // The kernel records the advice as the `hg` flag of the pages' mapping, where
         // it was built with transparent huge pages (it refuses the advice otherwise).
