@@ -5,6 +5,31 @@ use std::hash::{Hash, Hasher};
 
 use crate::error::{ConvError, Result};
 
+/// The most coefficients a kernel may have (16,777,216: 4096 x 4096, 128 MiB of
+/// `f64`). Larger ones are refused before their coefficients are allocated, so a
+/// slip like `box 100000x100000` is an error rather than an exhausted machine.
+pub const MAX_KERNEL_TAPS: usize = 1 << 24;
+
+/// Refuses a `depth x height x width` kernel over [`MAX_KERNEL_TAPS`].
+pub(crate) fn check_taps(depth: usize, height: usize, width: usize) -> Result<()> {
+    let taps = depth.checked_mul(height).and_then(|n| n.checked_mul(width));
+    match taps {
+        Some(n) if n <= MAX_KERNEL_TAPS => Ok(()),
+        _ => {
+            let planes = if depth == 1 {
+                String::new()
+            } else {
+                format!("{depth}x")
+            };
+            let count = taps.map_or_else(|| "more than 2^64".to_string(), |n| n.to_string());
+            Err(ConvError::Unsupported(format!(
+                "a {planes}{height}x{width} kernel has {count} coefficients; \
+                 convc supports at most {MAX_KERNEL_TAPS} (4096x4096)"
+            )))
+        }
+    }
+}
+
 /// Largest magnitude an integer coefficient may have to count as exact (2^53).
 const MAX_EXACT_INT: f64 = 9_007_199_254_740_992.0;
 
@@ -97,7 +122,8 @@ pub struct Kernel {
 impl Kernel {
     /// A `height` x `width` kernel from row-major coefficients.
     ///
-    /// Errors: a zero size, a length that is not `height * width`, a non-finite value.
+    /// Errors: a zero size, more than [`MAX_KERNEL_TAPS`] coefficients, a length
+    /// that is not `height * width`, a non-finite value.
     pub fn new(height: usize, width: usize, coeffs: Vec<f64>) -> Result<Kernel> {
         Self::with_shape(KernelShape::new_2d(height, width), coeffs)
     }
@@ -120,11 +146,8 @@ impl Kernel {
                 what: "kernel width",
             });
         }
-        let len = shape
-            .depth
-            .checked_mul(shape.height)
-            .and_then(|n| n.checked_mul(shape.width))
-            .ok_or_else(|| crate::error::overflow("kernel size"))?;
+        check_taps(shape.depth, shape.height, shape.width)?;
+        let len = shape.depth * shape.height * shape.width;
         if coeffs.len() != len {
             return Err(ConvError::MalformedKernel(format!(
                 "a {shape} kernel needs {len} coefficients, got {}",
@@ -264,6 +287,7 @@ impl Kernel {
     /// # Ok::<(), convc_core::ConvError>(())
     /// ```
     pub fn outer(col: &[f64], row: &[f64]) -> Result<Kernel> {
+        check_taps(1, col.len(), row.len())?;
         let coeffs = col
             .iter()
             .flat_map(|&a| row.iter().map(move |&b| a * b))

@@ -37,6 +37,6 @@ pub use border::Border;
 pub use element::{DType, Element};
 pub use error::{ConvError, Result};
 pub use image::{Image, ImageView, ImageViewMut};
-pub use kernel::{ExactForm, Factors, Kernel, KernelShape};
+pub use kernel::{ExactForm, Factors, Kernel, KernelShape, MAX_KERNEL_TAPS};
 pub use plan::Plan;
 pub use spec::{Axes, ConvSpec, MAX_KERNEL_EXTENT, Mode, Op, Pads, Shape, Strategy};

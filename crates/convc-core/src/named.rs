@@ -169,6 +169,7 @@ pub fn build(name: &str, params: &[(String, f64)], size: Option<(usize, usize)>)
     if h == 0 || w == 0 {
         return Err(size_error(info, h, w));
     }
+    crate::kernel::check_taps(1, h, w)?;
     let fixed_3x3 = |rows: [[i64; 3]; 3]| -> Result<Kernel> {
         if (h, w) != (3, 3) {
             return Err(size_error(info, h, w));
@@ -440,6 +441,22 @@ mod tests {
         let g = build("gaussian", &[], Some((9, 1))).unwrap();
         assert!((g.coeffs().iter().sum::<f64>() - 1.0).abs() < 1e-15);
         assert!(build("gaussian", &[], Some((4, 4))).is_err());
+    }
+
+    #[test]
+    fn kernels_of_more_than_max_kernel_taps_are_refused_unallocated() {
+        // Ten billion coefficients would take 80 GB: refused up front.
+        let e = build("box", &[], Some((100_000, 100_000))).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("100000x100000 kernel has 10000000000 coefficients"),
+            "{e}"
+        );
+        let e = build("identity", &[], Some((usize::MAX, 3))).unwrap_err();
+        assert!(e.to_string().contains("more than 2^64"), "{e}");
+        // At the limit: accepted (4096 x 4096; a 1-row box to keep the test light).
+        assert!(build("box", &[], Some((1, crate::kernel::MAX_KERNEL_TAPS))).is_ok());
+        assert!(build("box", &[], Some((1, crate::kernel::MAX_KERNEL_TAPS + 1))).is_err());
     }
 
     #[test]

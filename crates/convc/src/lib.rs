@@ -32,8 +32,8 @@ mod convolution;
 pub use backend::{Backend, Convolver};
 pub use convc_core::{
     Axes, Border, ConvError, ConvSpec, DType, Element, ExactForm, Factors, Image, ImageView,
-    ImageViewMut, Kernel, KernelShape, MAX_KERNEL_EXTENT, Mode, Op, Pads, Plan, Result, Shape,
-    Strategy, accuracy, analyze, border, exec, named, parse, plan,
+    ImageViewMut, Kernel, KernelShape, MAX_KERNEL_EXTENT, MAX_KERNEL_TAPS, Mode, Op, Pads, Plan,
+    Result, Shape, Strategy, accuracy, analyze, border, exec, named, parse, plan,
 };
 #[cfg(feature = "jit")]
 pub use convc_jit::{CacheStats, CompiledConv, Jit, JitOptions, OptLevel, live_modules};
