@@ -343,7 +343,13 @@ impl Gaussian1d {
         let mut g: Vec<f64> = (0..n)
             .map(|i| {
                 let x = i as f64 - (n as f64 - 1.0) * 0.5;
-                (scale2x * x * x).exp()
+                if scale2x.is_finite() {
+                    (scale2x * x * x).exp()
+                } else {
+                    // sigma^2 underflows (sigma below about 1e-154): the
+                    // limit, 1 at the centre, instead of 0 * inf = NaN there.
+                    f64::from(x == 0.0)
+                }
             })
             .collect();
         let inv = 1.0 / g.iter().sum::<f64>();
@@ -441,6 +447,15 @@ mod tests {
         let g = build("gaussian", &[], Some((9, 1))).unwrap();
         assert!((g.coeffs().iter().sum::<f64>() - 1.0).abs() < 1e-15);
         assert!(build("gaussian", &[], Some((4, 4))).is_err());
+        // A sigma whose square underflows: the limit, 1 at the centre (it
+        // used to be 0 * inf = NaN there, refused as "not finite").
+        for sigma in [1e-100, 1e-160, 1e-300, f64::MIN_POSITIVE] {
+            let g = build("gaussian", &[("sigma".into(), sigma)], Some((3, 5))).unwrap();
+            let centre = |i: usize| i == 7;
+            for (i, &c) in g.coeffs().iter().enumerate() {
+                assert_eq!(c, f64::from(centre(i)), "sigma {sigma}, tap {i}");
+            }
+        }
     }
 
     #[test]
