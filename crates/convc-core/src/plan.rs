@@ -265,6 +265,28 @@ impl Plan {
         }
     }
 
+    /// Taps of the plan's largest pass: what a backend that unrolls every tap
+    /// (`conv!`, the JIT) writes out per output vector, and what its code size
+    /// and compile time grow with.
+    ///
+    /// ```
+    /// use convc_core::{ConvSpec, Plan, named};
+    /// let blur = Plan::new(&ConvSpec::new(named::build("gaussian", &[], Some((15, 15)))?))?;
+    /// assert_eq!(blur.widest_pass_taps(), 15); // two passes of 15 taps
+    /// let log = Plan::new(&ConvSpec::new(named::build("log", &[], Some((7, 7)))?))?;
+    /// assert_eq!(log.widest_pass_taps(), 49);
+    /// # Ok::<(), convc_core::ConvError>(())
+    /// ```
+    pub fn widest_pass_taps(&self) -> usize {
+        match &self.method {
+            Method::Direct(st) => st.taps(),
+            Method::Separable {
+                vertical,
+                horizontal,
+            } => vertical.taps().max(horizontal.taps()),
+        }
+    }
+
     /// Taps per output pixel of the pass that computes [`Plan::rows_per_call`]
     /// rows per call: the direct pass, or the separable vertical pass.
     pub fn row_pass_taps(&self) -> usize {

@@ -337,6 +337,7 @@ fn kernel_error(inv: &Invocation, expr: Option<&KernelExpr>, e: &ConvError) -> s
             _ => whole(),
         },
         ConvError::InvalidKernelSize { .. } | ConvError::Overflow { .. } => on_size(),
+        ConvError::Unsupported(m) if m.contains("coefficients; convc supports") => on_size(),
         ConvError::MalformedKernel(_) if inv.size.is_some() => on_size(),
         ConvError::InvalidParameter { message, .. } => {
             let Some(KernelExpr::Named { params, .. }) = expr else {
@@ -398,6 +399,12 @@ fn spec_error(inv: &Invocation, e: &ConvError) -> syn::Error {
     if let Some(o) = target {
         return syn::Error::new_spanned(&o.value, e);
     }
+    // Too many taps to unroll: the size asked for, where one was.
+    if let (ConvError::Unsupported(m), Some(size)) = (e, &inv.size)
+        && m.starts_with("conv! unrolls")
+    {
+        return syn::Error::new_spanned(size, e);
+    }
     let k = &inv.kernel;
     // A literal coefficient the element type cannot hold: the number written
     // (none where a scale made it too large: then the whole kernel).
@@ -428,6 +435,21 @@ mod tests {
             Ok(s) => panic!("expected an error, got {s:?}"),
             Err(e) => e.to_string(),
         }
+    }
+
+    #[test]
+    fn passes_too_long_to_unroll_are_refused() {
+        let expand_err = |t: TokenStream| match expand(&syn::parse2(t).unwrap()) {
+            Ok(_) => panic!("expected an error"),
+            Err(e) => e.to_string(),
+        };
+        let e = expand_err(quote!(log, 17x17));
+        assert!(e.contains("17x17 kernel's widest pass has 289 taps"), "{e}");
+        assert!(e.contains("JIT or the generic backend"), "{e}");
+        // A separable plan's passes count one by one.
+        assert!(expand(&syn::parse2(quote!(box, 255x255)).unwrap()).is_ok());
+        let e = expand_err(quote!(box, 257x3));
+        assert!(e.contains("has 257 taps"), "{e}");
     }
 
     #[test]
@@ -523,6 +545,12 @@ mod tests {
         assert!(err(quote!(laplacian, strategy = separable)).contains("rank-1"));
         assert!(err(quote!(box, dtype = f16)).contains("expected `f32` or `f64`, found `f16`"));
         assert!(err(quote!(box, border = constant(1e999))).contains("border constant"));
+        // More coefficients than a kernel may have (nothing is allocated).
+        let e = err(quote!(box, 100000x100000));
+        assert!(
+            e.contains("100000x100000 kernel has 10000000000 coefficients"),
+            "{e}"
+        );
         // Finite in f64 but not in f32: refused for f32 code only.
         assert!(err(quote!(box, border = constant(1e39))).contains("border constant as f32"));
         assert!(spec_of(quote!(box, border = constant(1e39), dtype = f64)).is_ok());

@@ -48,14 +48,39 @@ pub use source::{KernelSource, kernel_source};
 
 use rows::{Fixed, Rows};
 
+/// The most taps a pass may have for `conv!` (a 16 x 16 dense kernel). Every tap
+/// becomes a few lines of straight-line code per loop and instruction set, and
+/// rustc's time and memory grow faster than the taps. Release builds of one
+/// `conv!` on a 2-core AMD EPYC: a 15 x 15 LoG (one pass of 225 taps) 39 s and
+/// 0.8 GB, a 255 x 255 Gaussian (two passes of 255) 108 s and 1 GB, a 31 x 31
+/// LoG (961 taps) 7.5 minutes and 5 GB before rustc crashed. Larger kernels run
+/// on the JIT or the generic backend, which compile in milliseconds to seconds.
+pub const MAX_UNROLLED_TAPS: usize = 256;
+
+/// Refuses a plan whose widest pass has more than [`MAX_UNROLLED_TAPS`] taps.
+fn check_unrollable(plan: &Plan) -> Result<()> {
+    let taps = plan.widest_pass_taps();
+    if taps > MAX_UNROLLED_TAPS {
+        return Err(ConvError::Unsupported(format!(
+            "conv! unrolls every tap, and this {}x{} kernel's widest pass has {taps} \
+             taps: over the {MAX_UNROLLED_TAPS} that rustc compiles in reasonable time; \
+             run it on the JIT or the generic backend (convc::Convolver) instead",
+            plan.kernel.height, plan.kernel.width
+        )));
+    }
+    Ok(())
+}
+
 /// The items of one convolution: `#vis struct #ty;` (a zero-sized type), its row
 /// loops (associated functions of `ty` and its `::convc::__private::DirectRows` or
 /// `SeparableRows` impl), and its `::convc::Convolution` implementation.
 ///
-/// Errors: every [`ConvSpec::validate`] error, and [`ConvError::Codegen`] for a
+/// Errors: every [`ConvSpec::validate`] error, [`ConvError::Unsupported`] for a
+/// pass of more than [`MAX_UNROLLED_TAPS`] taps, and [`ConvError::Codegen`] for a
 /// kernel that cannot be written back exactly (see [`kernel_source`]).
 pub fn items(spec: &ConvSpec, ty: &Ident, vis: &TokenStream) -> Result<TokenStream> {
     let plan = Plan::new(spec)?;
+    check_unrollable(&plan)?;
     let source = kernel_source(&spec.kernel)?;
     let rows = Rows {
         plan: &plan,
