@@ -280,3 +280,61 @@ fn verbose_prints_one_line() {
     assert!(err.contains("sobel_x") && err.contains("naive"), "{err}");
     assert!(stdout(&o).is_empty());
 }
+
+#[test]
+fn kernels_too_long_for_the_jit_run_on_the_generic_executor() {
+    // 129 x 129 = 16641 taps in one direct pass, over the JIT's 16384.
+    let dir = tempfile::tempdir().unwrap();
+    let n = 129;
+    let coeffs: Vec<f32> = values(n * n, 3, 0.5, 1.5)
+        .iter()
+        .map(|&v| v as f32)
+        .collect();
+    let kp = dir.path().join("k129.npy");
+    write_npy(&kp, &[n as u64, n as u64], &coeffs);
+    let kernel = Kernel::new(n, n, coeffs.iter().map(|&v| f64::from(v)).collect()).unwrap();
+    let spec = ConvSpec::new(kernel).border(Border::Zero);
+    let kf = kp.display().to_string();
+    // The default backend (auto) runs it, correctly.
+    let flags = ["--kernel-file", kf.as_str()];
+    run_case(
+        dir.path(),
+        0,
+        &flags,
+        &spec,
+        &input_f32(),
+        &["--border", "zero"],
+    );
+    let inp = dir.path().join("in0.npy").display().to_string();
+    let out = dir.path().join("out.npy").display().to_string();
+    let o = convc([
+        "apply",
+        "-v",
+        "--kernel-file",
+        &kf,
+        "--border",
+        "zero",
+        &inp,
+        &out,
+    ]);
+    assert_ok(&o, "apply -v");
+    assert!(stderr(&o).contains("generic"), "{}", stderr(&o));
+    // Asked for by name, the JIT says why it will not.
+    let o = convc([
+        "apply",
+        "--backend",
+        "jit",
+        "--kernel-file",
+        &kf,
+        &inp,
+        &out,
+    ]);
+    if Backend::available().contains(&Backend::Jit) {
+        assert_eq!(o.status.code(), Some(1));
+        let err = stderr(&o);
+        assert!(
+            err.contains("16641 taps") && err.contains("generic backend"),
+            "{err}"
+        );
+    }
+}

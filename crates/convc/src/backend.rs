@@ -40,7 +40,10 @@ impl Backend {
     }
 
     /// The concrete backend `Auto` stands for: the JIT where this build has it
-    /// and the host is supported, else the generic executor.
+    /// and the host is supported, else the generic executor. (A
+    /// [`Convolver`] built with `Auto` also runs a kernel whose passes are too
+    /// long for the JIT to unroll, over `convc_jit::MAX_UNROLLED_TAPS` taps, on
+    /// the generic executor.)
     pub fn resolve(self) -> Backend {
         match self {
             Backend::Auto => *Backend::available()
@@ -123,14 +126,22 @@ impl<T: Element> Convolver<T> {
         // Planning validates everything every backend agrees on (including a
         // separable strategy on a kernel that is not rank 1), even for the
         // backends that do not run the Plan.
-        convc_core::Plan::new(spec)?;
+        #[allow(unused_variables)] // without the JIT
+        let plan = convc_core::Plan::new(spec)?;
         if spec.dtype != T::DTYPE {
             return Err(ConvError::DTypeMismatch {
                 expected: spec.dtype,
                 got: T::DTYPE,
             });
         }
-        let backend = backend.resolve();
+        let backend = match backend.resolve() {
+            // Too long to unroll: the fastest backend that runs it at all.
+            #[cfg(feature = "jit")]
+            Backend::Jit if backend == Backend::Auto && !convc_jit::unrolls(&plan) => {
+                Backend::Generic
+            }
+            b => b,
+        };
         let inner = match backend {
             Backend::Reference => Inner::Reference(spec.clone()),
             Backend::Naive => Inner::Naive(spec.clone()),
@@ -199,6 +210,34 @@ mod jit_tests {
             assert!(!Backend::available().contains(&Backend::Jit));
             assert_eq!(Backend::Auto.resolve(), Backend::Generic);
         }
+    }
+
+    #[test]
+    fn auto_runs_kernels_too_long_to_unroll_on_the_generic_executor() {
+        if !convc_jit::host_supported() {
+            return;
+        }
+        // 129 x 129 = 16641 taps in one direct pass, over the JIT's 16384.
+        let n = 129;
+        let coeffs = (0..n * n).map(|i| ((i * 7) % 5) as f64 + 1.0).collect();
+        let spec = ConvSpec::new(convc_core::Kernel::new(n, n, coeffs).unwrap());
+        let err = Convolver::<f32>::new(&spec, Backend::Jit).err().unwrap();
+        assert!(
+            matches!(&err, ConvError::Unsupported(m) if m.contains("16641 taps")),
+            "{err}"
+        );
+        let auto = Convolver::<f32>::new(&spec, Backend::Auto).unwrap();
+        assert_eq!(auto.backend(), Backend::Generic);
+        let src = Image::<f32>::from_fn(7, 5, |y, x| (x + 2 * y) as f32).unwrap();
+        let generic = Convolver::<f32>::new(&spec, Backend::Generic).unwrap();
+        assert_eq!(
+            auto.apply_new(&src.view()).unwrap(),
+            generic.apply_new(&src.view()).unwrap()
+        );
+        // One tap fewer per pass than the limit: the JIT, as always.
+        let k = convc_core::Kernel::new(1, 16384, vec![1.0; 16384]).unwrap();
+        let plan = convc_core::Plan::new(&ConvSpec::new(k)).unwrap();
+        assert!(convc_jit::unrolls(&plan));
     }
 
     #[test]
