@@ -391,10 +391,22 @@ fn read_npy(path: &Path, role: &str) -> Result<NpyArray> {
         .map(|&d| usize::try_from(d))
         .collect::<std::result::Result<Vec<usize>, _>>()
         .context(|| format!("{}: shape too large", what()))?;
+    // A file shorter than its header's shape says reads as an I/O error;
+    // say what is missing instead.
+    let truncated = |e: std::io::Error| {
+        if e.kind() == std::io::ErrorKind::UnexpectedEof {
+            format!(
+                "the file ends before the last of its {shape:?} float{} values (truncated?)",
+                float_size * 8
+            )
+        } else {
+            e.to_string()
+        }
+    };
     let data = if float_size == 4 {
-        NpyData::F32(npy.into_vec::<f32>().context(what)?)
+        NpyData::F32(npy.into_vec::<f32>().map_err(truncated).context(what)?)
     } else {
-        NpyData::F64(npy.into_vec::<f64>().context(what)?)
+        NpyData::F64(npy.into_vec::<f64>().map_err(truncated).context(what)?)
     };
     Ok(NpyArray { shape, data })
 }

@@ -97,6 +97,16 @@ fn bad_files() {
         &["junk.npy", ".npy"],
         Some(&out),
     );
+    // A header promising more values than the file holds.
+    write_npy(&f.path("full.npy"), &[6, 6], &[1.0f32; 36]);
+    let full = std::fs::read(f.path("full.npy")).unwrap();
+    std::fs::write(f.path("short.npy"), &full[..full.len() - 8]).unwrap();
+    fails(
+        &apply(&f, &k, "short.npy", "out.npy"),
+        1,
+        &["short.npy", "file ends", "[6, 6] float32", "truncated"],
+        Some(&out),
+    );
     std::fs::write(f.path("junk.png"), b"not a png").unwrap();
     fails(
         &apply(&f, &k, "junk.png", "out.png"),
@@ -229,6 +239,12 @@ fn bad_kernels() {
     run(&["--kernel", "box", "--size", "3y3"], &["--size", "3y3"]);
     run(&["--kernel", "box", "--size", "0x3"], &["--size"]);
     run(&["--kernel", "[[1,2]]", "--size", "3x3"], &["1x2", "3x3"]);
+    // Ten billion coefficients: refused before any is allocated (this used to
+    // exhaust the machine's memory).
+    run(
+        &["--kernel", "box", "--size", "100000x100000"],
+        &["10000000000 coefficients", "at most 16777216"],
+    );
     // NaN and 3D kernel files.
     write_npy(&f.path("nan-k.npy"), &[2, 2], &[1.0f64, f64::NAN, 0.0, 1.0]);
     let nan = f.s("nan-k.npy");
