@@ -397,6 +397,26 @@ fn an_unwritable_plot_is_an_error() {
 }
 
 #[test]
+fn output_files_are_checked_before_the_benchmarks_run() {
+    // A chart that is not an SVG: the name says otherwise.
+    fails(&["--plot", "chart.png"], &["--plot", ".svg", "chart.png"]);
+    // Missing folders, for --plot and --json: refused before any row is timed
+    // (stdout holds no table).
+    let t = Tmp::new();
+    for flag in ["--plot", "--json"] {
+        let path = t.s("no-such-dir/out.svg");
+        let o = convc(args(&["bench", "--size", "16", "--reps", "1", flag, &path]));
+        let e = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{flag}: {e}");
+        assert!(e.contains(flag) && e.contains("does not exist"), "{e}");
+        assert!(
+            !stdout(&o).contains("copy floor"),
+            "{flag} ran the benchmarks first"
+        );
+    }
+}
+
+#[test]
 fn a_non_integer_size_is_a_usage_error() {
     let o = convc(args(&["bench", "--size", "big"]));
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));

@@ -16,7 +16,7 @@ pub mod runners;
 pub mod workloads;
 
 use std::ops::RangeInclusive;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 use convc::accuracy::{error_bound, max_abs_input};
@@ -83,11 +83,43 @@ fn check_range(flag: &str, v: usize, range: &RangeInclusive<usize>) -> Result<()
     Ok(())
 }
 
+/// Refuses an output file whose folder does not exist, before the benchmarks
+/// run (minutes at 4096) rather than after them.
+fn check_output(flag: &str, path: &Path) -> Result<()> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if !dir.is_dir() {
+        bail!(
+            "{flag}: cannot write `{}`: the folder `{}` does not exist",
+            path.display(),
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
 /// Runs `convc bench`.
 pub fn run(args: &BenchArgs) -> Result<()> {
     check_range("--size", args.size, &SIZES)?;
     check_range("--reps", args.reps, &REPS)?;
     check_range("--threads", args.threads, &THREADS)?;
+    if let Some(path) = &args.plot {
+        if !path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("svg"))
+        {
+            bail!(
+                "--plot draws an SVG chart: give a file ending in .svg, not `{}`",
+                path.display()
+            );
+        }
+        check_output("--plot", path)?;
+    }
+    if let Some(path) = &args.json {
+        check_output("--json", path)?;
+    }
     let n = args.size;
     let selection = runners::select_backends(args.backends.as_deref())?;
     let workloads = workloads::select(
