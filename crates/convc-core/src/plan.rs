@@ -9,6 +9,7 @@
 //! Evaluation order every backend starts from (they may reassociate within DESIGN.md's
 //! error bound): `out = scale * sum over terms of coeff * (sum plus taps - sum minus taps)`.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::ops::Range;
 
@@ -72,6 +73,10 @@ impl Stencil {
     /// Groups the non-zero numerators of a `rows` x `cols` grid into terms.
     pub fn from_grid(rows: usize, cols: usize, grid: &Scaled) -> Stencil {
         let mut terms: Vec<Term> = Vec::new();
+        // Term of each magnitude (bits of a finite non-zero value: equal bits,
+        // equal values), so that a dense kernel of distinct values groups in
+        // linear time: a linear search per tap took 44 s for a 1023 x 1023 LoG.
+        let mut index: HashMap<u64, usize> = HashMap::new();
         for (i, &v) in grid.values.iter().enumerate() {
             if v == 0.0 {
                 continue;
@@ -80,17 +85,15 @@ impl Stencil {
                 row: i / cols,
                 col: i % cols,
             };
-            let term = match terms.iter_mut().find(|t| t.coeff == v.abs()) {
-                Some(t) => t,
-                None => {
-                    terms.push(Term {
-                        coeff: v.abs(),
-                        plus: vec![],
-                        minus: vec![],
-                    });
-                    terms.last_mut().unwrap()
-                }
-            };
+            let k = *index.entry(v.abs().to_bits()).or_insert_with(|| {
+                terms.push(Term {
+                    coeff: v.abs(),
+                    plus: vec![],
+                    minus: vec![],
+                });
+                terms.len() - 1
+            });
+            let term = &mut terms[k];
             if v > 0.0 {
                 term.plus.push(tap);
             } else {
@@ -570,6 +573,31 @@ mod tests {
 
     fn plan(name: &str, size: (usize, usize)) -> Plan {
         Plan::new(&ConvSpec::new(build(name, &[], Some(size)).unwrap())).unwrap()
+    }
+
+    #[test]
+    fn grids_group_into_terms_by_magnitude_in_first_appearance_order() {
+        let grid = Scaled {
+            values: vec![3.0, -1.0, 2.0, 1.0, -3.0, 0.0, 2.0, 0.5],
+            scale: 0.25,
+        };
+        let st = Stencil::from_grid(2, 4, &grid);
+        let tap = |row, col| Tap { row, col };
+        let got: Vec<(f64, Vec<Tap>, Vec<Tap>)> = st
+            .terms
+            .iter()
+            .map(|t| (t.coeff, t.plus.clone(), t.minus.clone()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (3.0, vec![tap(0, 0)], vec![tap(1, 0)]),
+                (1.0, vec![tap(0, 3)], vec![tap(0, 1)]),
+                (2.0, vec![tap(0, 2), tap(1, 2)], vec![]),
+                (0.5, vec![tap(1, 3)], vec![]),
+            ]
+        );
+        assert_eq!((st.taps(), st.scale), (7, 0.25));
     }
 
     #[test]
