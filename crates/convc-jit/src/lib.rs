@@ -484,7 +484,7 @@ pub const MAX_UNROLLED_TAPS: usize = 1 << 14;
 ///
 /// ```
 /// use convc_core::{ConvSpec, Kernel, Plan};
-/// let dense = |n| Plan::new(&ConvSpec::new(Kernel::new(n, n, (0..n * n).map(|i| i as f64).collect())?));
+/// let dense = |n| Plan::new(&ConvSpec::new(Kernel::new(n, n, (1..=n * n).map(|i| i as f64).collect())?));
 /// assert!(convc_jit::unrolls(&dense(128)?));
 /// assert!(!convc_jit::unrolls(&dense(129)?));
 /// # Ok::<(), convc_core::ConvError>(())
