@@ -68,16 +68,9 @@ fn main() -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
-/// An image file as grayscale in [0, 1].
+/// An image file as grayscale in [0, 1] (convc's `image` feature converts the buffer).
 fn load_gray(path: &str) -> Result<Image<f32>, Box<dyn Error>> {
-    let img = image::open(path)?.into_luma8();
-    let (w, h) = (img.width() as usize, img.height() as usize);
-    let data = img
-        .into_raw()
-        .into_iter()
-        .map(|v| v as f32 / 255.0)
-        .collect();
-    Ok(Image::from_vec(data, w, h)?)
+    Ok(Image::try_from(image::open(path)?.to_luma32f())?)
 }
 
 /// Concentric rings and a tilted bright square on a soft gradient.

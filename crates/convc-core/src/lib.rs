@@ -26,6 +26,7 @@ mod element;
 mod error;
 pub mod exec;
 mod image;
+pub mod interop;
 mod kernel;
 pub mod named;
 mod pages;

@@ -20,6 +20,24 @@
 //! assert_eq!(dst.shape(), src.shape());
 //! # Ok::<(), convc::ConvError>(())
 //! ```
+//!
+//! # Features
+//!
+//! - `jit` (default): the Cranelift backend.
+//! - `ndarray`: [`ImageView`], [`ImageViewMut`] and [`Image`] to and from
+//!   `ndarray`'s row-major 2D arrays, views without a copy ([`interop`]).
+//! - `image`: the same for the `image` crate's grey `ImageBuffer<Luma<f32>, _>`.
+//!
+//! ```
+//! # #[cfg(feature = "ndarray")] {
+//! use convc::{conv, Convolution, ImageView, ImageViewMut};
+//! use ndarray::Array2;
+//! let src = Array2::from_shape_fn((48, 64), |(y, x)| (x * y % 17) as f32);
+//! let mut dst = Array2::<f32>::zeros((48, 64));
+//! conv!(box, 3x3).apply(&ImageView::try_from(src.view())?, &mut ImageViewMut::try_from(dst.view_mut())?)?;
+//! # }
+//! # Ok::<(), convc::ConvError>(())
+//! ```
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -33,7 +51,7 @@ pub use backend::{Backend, Convolver};
 pub use convc_core::{
     Axes, Border, ConvError, ConvSpec, DType, Element, ExactForm, Factors, Image, ImageView,
     ImageViewMut, Kernel, KernelShape, MAX_KERNEL_EXTENT, MAX_KERNEL_TAPS, Mode, Op, Pads, Plan,
-    Result, Shape, Strategy, accuracy, analyze, border, exec, named, parse, plan,
+    Result, Shape, Strategy, accuracy, analyze, border, exec, interop, named, parse, plan,
 };
 #[cfg(feature = "jit")]
 pub use convc_jit::{CacheStats, CompiledConv, Jit, JitOptions, OptLevel, live_modules};
