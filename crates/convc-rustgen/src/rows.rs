@@ -450,16 +450,23 @@ impl Pass<'_> {
     }
 
     /// `blocks` (the loop [`Pass::blocks`] returns) as a horizontal pass runs it:
-    /// only for tokens without a cheap `join`, since the others take the
-    /// [`Joined`] step, which makes half its shifted vectors in registers and
-    /// would find no columns left.
+    /// only for tokens without a cheap `join` (and, for a pass of `f32` with a
+    /// line-joined step, without `JOINS_LINES`), since the others take a
+    /// [`Joined`] step, which makes some of its shifted vectors in registers,
+    /// and would find no columns left.
     ///
     /// Gaussian 15x15 on the AMD EPYC (Zen 3, AVX2), two builds alternating
     /// (minima of each run): at 4096 x 4096, six rounds, 16.8-17.9 ms against
     /// 17.6-20.6; at 4096 x 256, where the image stays in cache, ten rounds,
     /// 0.96-1.33 against 1.00-1.42, lower at every rank.
-    fn horizontal_blocks(&self, blocks: TokenStream) -> TokenStream {
-        if self.kind == Kind::Horizontal {
+    fn horizontal_blocks(&self, dtype: DType, blocks: TokenStream) -> TokenStream {
+        if self.kind == Kind::Horizontal && self.joins_lines(dtype) {
+            quote! {
+                if !S::CHEAP_JOIN && !S::JOINS_LINES {
+                    #blocks
+                }
+            }
+        } else if self.kind == Kind::Horizontal {
             quote! {
                 if !S::CHEAP_JOIN {
                     #blocks
@@ -789,7 +796,7 @@ impl Pass<'_> {
         let mut fns = TokenStream::new();
         let blocks = if self.vectors() > 1 {
             let blocks = self.blocks(elem, dtype, &mut decls, [&n, &base, &len], &mut fns);
-            self.horizontal_blocks(blocks)
+            self.horizontal_blocks(dtype, blocks)
         } else {
             TokenStream::new()
         };
@@ -1442,7 +1449,7 @@ impl Pass<'_> {
                         let x = var(tap);
                         let sx = usize_lit(self.sx);
                         stmts.extend(match loads {
-                            Loads::Joined(joined) => joined.load(&x, t, c),
+                            Loads::Joined(joined) => joined.load(&x, t, c, v),
                             Loads::Slices => {
                                 let s = format_ident!("s{t}_{c}");
                                 if self.sx == 1 {

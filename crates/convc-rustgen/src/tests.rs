@@ -801,6 +801,75 @@ fn heavy_vertical_passes_split_symmetric_pairs_for_the_tokens_that_ask() {
 }
 
 #[test]
+fn avx2_heavy_horizontal_passes_join_the_vectors_that_straddle_cache_lines() {
+    let g15 = spec("gaussian(sigma=3)", Some((15, 15)));
+    let step = function_text(&g15, "horizontal_col_line_joined");
+    // Two vectors per step from a line's start: offsets 0..=22 from the first
+    // tap; 9..=15 straddle two lines and are made from `j1` (offset 8), `j2`
+    // (16) and their middle; 8 and 16 are those vectors; the rest are loads.
+    assert!(
+        step.contains("let j1 = simd . load (s0_0 , i + 8) ;"),
+        "{step}"
+    );
+    assert!(
+        step.contains("let j2 = simd . load (s0_0 , i + 16) ;"),
+        "{step}"
+    );
+    assert!(
+        !step.contains("let j0 ") && !step.contains("let j3 "),
+        "{step}"
+    );
+    for c in 9..15 {
+        let r = c - 8;
+        assert!(
+            step.contains(&format!(
+                "let x0_{c}_v0 = simd . join_const :: < {r} > (j1 , j2) ;"
+            )),
+            "{c}: {step}"
+        );
+    }
+    assert!(step.contains("let x0_8_v0 = j1 ;"), "{step}");
+    assert!(
+        step.contains("let x0_7_v0 = simd . load (s0_7 , i) ;"),
+        "{step}"
+    );
+    // Vector 1 reads offsets 8..=22: 9..=15 straddle, 8 and 16 are `j1` and
+    // `j2`, and 17..=22 lie inside the next line: loads.
+    for c in 1..8 {
+        assert!(
+            step.contains(&format!(
+                "let x0_{c}_v1 = simd . join_const :: < {c} > (j1 , j2) ;"
+            )),
+            "{c}: {step}"
+        );
+    }
+    assert!(step.contains("let x0_0_v1 = j1 ;"), "{step}");
+    assert!(step.contains("let x0_8_v1 = j2 ;"), "{step}");
+    assert!(
+        step.contains("let x0_9_v1 = simd . load (s0_9 , i + 8) ;"),
+        "{step}"
+    );
+    // The loop: AVX2 f32 only, from the first column whose input starts a line,
+    // while `j2` and the second vector's loads lie inside the row.
+    let row = function_text(&g15, "horizontal_row");
+    assert!(
+        row.contains("if S :: JOINS_LINES && S :: LANES == 8 {"),
+        "{row}"
+    );
+    assert!(row.contains("while i + 24 <= n {"), "{row}");
+    // One prefetch per step, although `i` need not be a multiple of a line.
+    assert!(row.contains("let at = i - i % 16 ;"), "{row}");
+    assert!(row.contains("s0_0 . as_ptr () . addr ()"), "{row}");
+    // Light plans and vertical passes never join.
+    let g5 = quote_items(&spec("gaussian", Some((5, 5))));
+    assert!(
+        !g5.contains("join_const") && !g5.contains("JOINS_LINES"),
+        "{g5}"
+    );
+    assert!(!function_text(&g15, "vertical_cols").contains("join"));
+}
+
+#[test]
 fn heavy_horizontal_passes_share_loads_in_blocks_where_joins_are_dear() {
     let g15 = spec("gaussian(sigma=3)", Some((15, 15)));
     let block = function_text(&g15, "horizontal_block");
@@ -808,17 +877,28 @@ fn heavy_horizontal_passes_share_loads_in_blocks_where_joins_are_dear() {
     // centre in 2 partial sums: 2 multiplies and 6 multiply-adds.
     assert_eq!(block.matches("simd . madd (").count(), 2 * 6, "{block}");
     // The loop over blocks runs for tokens without a cheap join only; the
-    // joined step (AVX-512) comes after it, and every token ends with single
-    // vectors.
+    // joined steps (AVX-512, then AVX2's line-joined step for f32) come after
+    // it, and every token ends with single vectors.
     let rows = function_text(&g15, "horizontal_row");
     let guarded = rows
-        .find("if ! S :: CHEAP_JOIN {")
+        .find("if ! S :: CHEAP_JOIN && ! S :: JOINS_LINES {")
         .expect("a guarded loop over blocks");
     let blocks = rows.find("Self :: horizontal_block (simd").expect("blocks");
     let joined = rows
         .find("Self :: horizontal_col_joined (simd")
         .expect("joined steps");
-    assert!(guarded < blocks && blocks < joined, "{rows}");
+    let lines = rows
+        .find("Self :: horizontal_col_line_joined (simd")
+        .expect("line-joined steps");
+    assert!(
+        guarded < blocks && blocks < joined && joined < lines,
+        "{rows}"
+    );
+    // f64 has no line-joined step, so AVX2 keeps the blocks.
+    let g13 = spec("gaussian(sigma=2)", Some((13, 13))).dtype(convc_core::DType::F64);
+    let rows = function_text(&g13, "horizontal_row");
+    assert!(rows.contains("if ! S :: CHEAP_JOIN {"), "{rows}");
+    assert!(!rows.contains("JOINS_LINES"), "{rows}");
     // Light plans and strided rows keep one vector per step.
     for light in [
         spec("gaussian", Some((5, 5))),

@@ -329,6 +329,51 @@ fn heavy_separable_columns_get_the_same_bits_from_shifted_or_loaded_vectors() {
     ));
 }
 
+#[test]
+fn heavy_separable_rows_at_every_alignment_get_the_same_bits() {
+    // AVX2's horizontal pass joins the vectors that straddle cache lines from
+    // the first column whose input starts a line, reached with single vectors:
+    // inputs whose rows start at every element of a line, in rows long enough
+    // for the joined steps (203) and barely so (40), give the bits of a packed
+    // image and the reference's values.
+    let g15 = conv!(gaussian(sigma = 3), 15x15, border = reflect);
+    for w in [203, 40] {
+        let h = 20;
+        let src = image::<f32>(7, w, h);
+        for isa in g15.isas() {
+            let want = {
+                let mut dst = Image::<f32>::zeros(w, h).unwrap();
+                g15.apply_with_isa(isa, &src.view(), &mut dst.view_mut())
+                    .unwrap();
+                if let Err(m) =
+                    check_against_reference(g15.spec(), &src.view(), &dst.view()).unwrap()
+                {
+                    panic!("{isa}: {m}");
+                }
+                dst
+            };
+            for offset in 0..16 {
+                let pitch = w + 5;
+                let mut buf = vec![f32::NAN; offset + pitch * h];
+                for y in 0..h {
+                    let row = offset + y * pitch;
+                    buf[row..row + w].copy_from_slice(&src.data()[y * w..(y + 1) * w]);
+                }
+                let view = ImageView::with_pitch(&buf[offset..], w, h, pitch).unwrap();
+                let mut dst = Image::<f32>::zeros(w, h).unwrap();
+                g15.apply_with_isa(isa, &view, &mut dst.view_mut()).unwrap();
+                assert!(
+                    dst.data()
+                        .iter()
+                        .zip(want.data())
+                        .all(|(a, b)| a.to_bits() == b.to_bits()),
+                    "{isa}, width {w}, first element at {offset}"
+                );
+            }
+        }
+    }
+}
+
 /// Runs `c` (valid mode) with every instruction set on a 200-column image and
 /// on its first 150 columns: every output column of the narrow image has the
 /// bits it has in the wide one, and both agree with the reference.

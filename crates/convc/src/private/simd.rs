@@ -47,6 +47,11 @@ pub trait Simd<T: Lanes>: Copy + Debug + 'static {
     /// generated horizontal passes of heavy plans then make some of their
     /// shifted input vectors with it rather than load them.
     const CHEAP_JOIN: bool = false;
+    /// Whether [`Simd::join_const`] is at most two in-register instructions
+    /// and a vector is half a cache line (AVX2's 8 x `f32`): generated
+    /// horizontal passes of heavy plans then make the shifted input vectors
+    /// that would straddle two cache lines with it rather than load them.
+    const JOINS_LINES: bool = false;
     /// Whether generated vertical passes of heavy plans multiply each tap on
     /// its own rather than add symmetric pairs first (`c * (a + b)`): with
     /// 16 vector registers, the pairs' rows and the broadcast coefficients do
@@ -143,6 +148,16 @@ pub trait Simd<T: Lanes>: Copy + Debug + 'static {
         self.store(&mut lanes, 0, lo);
         self.store(&mut lanes, Self::LANES, hi);
         self.load(&lanes[..2 * Self::LANES], d)
+    }
+    /// [`Simd::join`] by a constant `D < LANES`, for the tokens that have a
+    /// shorter form when `D` is known (AVX2's 8 x `f32`, whose `join` takes two
+    /// permutes and a blend for any `d`).
+    ///
+    /// # Panics
+    /// As [`Simd::join`].
+    #[inline(always)]
+    fn join_const<const D: usize>(self, lo: Self::V, hi: Self::V) -> Self::V {
+        self.join(lo, hi, D)
     }
     /// A compiler barrier for memory accesses: no load or store the code
     /// generator emits moves across it (an empty `asm!` block with the x86
@@ -409,8 +424,65 @@ mod x86 {
         }
     }
 
+    /// `Simd::join_const::<D>` of 8 x `f32` by AVX2: the two 128-bit halves
+    /// between `lo` and `hi` (`vperm2f128`), then one byte shift within each
+    /// half (`vpalignr`) unless `D` is 0, 4 or 8.
+    ///
+    /// The shift is written in `asm!`: LLVM lowers the same shuffle written with
+    /// intrinsics as two `vshufps` for odd `D`, and a heavy horizontal pass then
+    /// runs no faster than with its loads (the seventeenth session, gaussian
+    /// 15x15).
+    ///
+    /// # Safety
+    /// The CPU must have AVX2.
+    #[inline(always)]
+    unsafe fn join_const_avx2<const D: usize>(lo: __m256, hi: __m256) -> __m256 {
+        // SAFETY: the caller's token proves AVX2.
+        unsafe {
+            let mid = _mm256_permute2f128_ps::<0x21>(lo, hi);
+            match D {
+                0 => lo,
+                1..4 => alignr_avx2(mid, lo, D),
+                4 => mid,
+                5..8 => alignr_avx2(hi, mid, D - 4),
+                _ => hi,
+            }
+        }
+    }
+
+    /// Lanes `d..d + 4` of each 128-bit half of `hi:lo` (`vpalignr` by `4 d`
+    /// bytes, `d` 1 to 3 and constant after inlining).
+    ///
+    /// # Safety
+    /// The CPU must have AVX2.
+    // Not `inline(always)`, which `target_feature` excludes; inlined into the
+    // AVX2 code that calls it all the same (its features are a subset).
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    unsafe fn alignr_avx2(hi: __m256, lo: __m256, d: usize) -> __m256 {
+        let out: __m256;
+        // SAFETY: reads and writes registers only; the caller proves AVX2,
+        // which `ymm` operands and `vpalignr` need.
+        unsafe {
+            match d {
+                1 => {
+                    std::arch::asm!("vpalignr {o}, {h}, {l}, 4", o = lateout(ymm_reg) out, h = in(ymm_reg) hi, l = in(ymm_reg) lo, options(pure, nomem, nostack, preserves_flags))
+                }
+                2 => {
+                    std::arch::asm!("vpalignr {o}, {h}, {l}, 8", o = lateout(ymm_reg) out, h = in(ymm_reg) hi, l = in(ymm_reg) lo, options(pure, nomem, nostack, preserves_flags))
+                }
+                _ => {
+                    std::arch::asm!("vpalignr {o}, {h}, {l}, 12", o = lateout(ymm_reg) out, h = in(ymm_reg) hi, l = in(ymm_reg) lo, options(pure, nomem, nostack, preserves_flags))
+                }
+            }
+        }
+        out
+    }
+
     /// One vector type: its token, lanes, and the intrinsics of each operation.
     macro_rules! vector {
+        (@given $($x:tt)+) => { true };
+        (@given) => { false };
         (
             $(#[$doc:meta])*
             $name:ident($raw:ty): $token:ident, $t:ty, $lanes:literal, $scalar:ident, wide = $wide:literal, split = $split:literal,
@@ -419,6 +491,7 @@ mod x86 {
             madd = |$a:ident, $c:ident, $acc:ident| $madd:expr,
             evens = |$elo:ident, $ehi:ident| $evens:expr
             $(, join = |$lo:ident, $hi:ident, $d:ident| $join:expr)?
+            $(, join_const = |$clo:ident, $chi:ident| $join_const:expr)?
         ) => {
             $(#[$doc])*
             #[derive(Debug, Clone, Copy)]
@@ -465,6 +538,7 @@ mod x86 {
                 const LANES: usize = $lanes;
                 const WIDE: bool = $wide;
                 const CHEAP_JOIN: bool = $lanes * ::std::mem::size_of::<$t>() == 64;
+                const JOINS_LINES: bool = vector!(@given $($join_const)?);
                 const SPLITS_PAIRS: bool = $split;
                 #[inline(always)]
                 unsafe fn new_unchecked() -> Self {
@@ -579,6 +653,14 @@ mod x86 {
                     $name(unsafe { $join })
                 }
                 )?
+                $(
+                #[inline(always)]
+                fn join_const<const D: usize>(self, $clo: $name, $chi: $name) -> $name {
+                    debug_assert!(D < $lanes);
+                    // SAFETY: see the impl.
+                    $name(unsafe { $join_const })
+                }
+                )?
                 #[inline(always)]
                 fn barrier(self) {
                     // SAFETY: an empty block: it reads and writes nothing; without
@@ -629,7 +711,8 @@ mod x86 {
         evens = |lo, hi| _mm256_castpd_ps(_mm256_permute4x64_pd::<0b11_01_10_00>(
             _mm256_castps_pd(_mm256_shuffle_ps::<0b11_01_10_00>(lo.0, hi.0))
         )),
-        join = |lo, hi, d| join_avx2(lo.0, hi.0, d as i32)
+        join = |lo, hi, d| join_avx2(lo.0, hi.0, d as i32),
+        join_const = |lo, hi| join_const_avx2::<D>(lo.0, hi.0)
     );
     vector!(
         /// 4 x `f64` (AVX2 + FMA).
@@ -816,6 +899,17 @@ mod tests {
             s.store(&mut got, 0, s.join(lo, hi, d));
             assert!(got[..S::LANES] == xs[d..d + S::LANES], "{s:?} d = {d}");
         }
+        // `join_const` likewise, for every constant below the lane count.
+        macro_rules! each_constant {
+            ($($d:literal)*) => {$(
+                if $d < S::LANES {
+                    let mut got = [T::ZERO; 16];
+                    s.store(&mut got, 0, s.join_const::<$d>(lo, hi));
+                    assert!(got[..S::LANES] == xs[$d..$d + S::LANES], "{s:?} join_const D = {}", $d);
+                }
+            )*};
+        }
+        each_constant!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15);
     }
 
     #[test]
