@@ -429,9 +429,8 @@ mod x86 {
     /// half (`vpalignr`) unless `D` is 0, 4 or 8.
     ///
     /// The shift is written in `asm!`: LLVM lowers the same shuffle written with
-    /// intrinsics as two `vshufps` for odd `D`, and a heavy horizontal pass then
-    /// runs no faster than with its loads (the seventeenth session, gaussian
-    /// 15x15).
+    /// intrinsics to two `vshufps` for odd `D` (the seventeenth session's build
+    /// of gaussian 15x15: 18 shuffles per vector where 15 loads had been).
     ///
     /// # Safety
     /// The CPU must have AVX2.
