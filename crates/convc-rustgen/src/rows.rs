@@ -450,7 +450,7 @@ impl Pass<'_> {
     }
 
     /// `blocks` (the loop [`Pass::blocks`] returns) as a horizontal pass runs it:
-    /// only for tokens without a cheap `join` (and, for a pass of `f32` with a
+    /// only for tokens without a cheap `join` (and, for a pass with a
     /// line-joined step, without `JOINS_LINES`), since the others take a
     /// [`Joined`] step, which makes some of its shifted vectors in registers,
     /// and would find no columns left.

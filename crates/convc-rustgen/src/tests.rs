@@ -870,6 +870,57 @@ fn avx2_heavy_horizontal_passes_join_the_vectors_that_straddle_cache_lines() {
 }
 
 #[test]
+fn avx2_heavy_horizontal_passes_of_f64_join_by_half_lines() {
+    let g13 = spec("gaussian(sigma=2)", Some((13, 13))).dtype(convc_core::DType::F64);
+    let step = function_text(&g13, "horizontal_col_line_joined");
+    // Lines of 8 f64, vectors of 4: offsets 0..=12 and 4..=16 from the first
+    // tap. 5..=7 straddle the first line's end (`j1`, `j2`, their middle) and
+    // 13..=15 the second's (`j3`, `j4`); 4, 8, 12 and 16 are those vectors.
+    for m in 1..=4 {
+        let at = 4 * m;
+        assert!(
+            step.contains(&format!("let j{m} = simd . load (s0_0 , i + {at}) ;")),
+            "{m}: {step}"
+        );
+    }
+    assert!(
+        !step.contains("let j0 ") && !step.contains("let j5 "),
+        "{step}"
+    );
+    for c in 5..8 {
+        let r = c - 4;
+        assert!(
+            step.contains(&format!(
+                "let x0_{c}_v0 = simd . join_const :: < {r} > (j1 , j2) ;"
+            )),
+            "{c}: {step}"
+        );
+        assert!(
+            step.contains(&format!("let x0_{c}_v1 = simd . load (s0_{c} , i + 4) ;")),
+            "{c}: {step}"
+        );
+    }
+    assert!(step.contains("let x0_12_v0 = j3 ;"), "{step}");
+    assert!(step.contains("let x0_0_v1 = j1 ;"), "{step}");
+    assert!(
+        step.contains("let x0_9_v1 = simd . join_const :: < 1 > (j3 , j4) ;"),
+        "{step}"
+    );
+    assert!(step.contains("let x0_12_v1 = j4 ;"), "{step}");
+    // Offsets inside one line are loads.
+    assert!(
+        step.contains("let x0_1_v0 = simd . load (s0_1 , i) ;"),
+        "{step}"
+    );
+    let row = function_text(&g13, "horizontal_row");
+    assert!(
+        row.contains("if S :: JOINS_LINES && S :: LANES == 4 {"),
+        "{row}"
+    );
+    assert!(row.contains("let at = i - i % 8 ;"), "{row}");
+}
+
+#[test]
 fn heavy_horizontal_passes_share_loads_in_blocks_where_joins_are_dear() {
     let g15 = spec("gaussian(sigma=3)", Some((15, 15)));
     let block = function_text(&g15, "horizontal_block");
@@ -894,11 +945,13 @@ fn heavy_horizontal_passes_share_loads_in_blocks_where_joins_are_dear() {
         guarded < blocks && blocks < joined && joined < lines,
         "{rows}"
     );
-    // f64 has no line-joined step, so AVX2 keeps the blocks.
+    // f64 has the line-joined step too (4 lanes), so its blocks are guarded alike.
     let g13 = spec("gaussian(sigma=2)", Some((13, 13))).dtype(convc_core::DType::F64);
     let rows = function_text(&g13, "horizontal_row");
-    assert!(rows.contains("if ! S :: CHEAP_JOIN {"), "{rows}");
-    assert!(!rows.contains("JOINS_LINES"), "{rows}");
+    assert!(
+        rows.contains("if ! S :: CHEAP_JOIN && ! S :: JOINS_LINES {"),
+        "{rows}"
+    );
     // Light plans and strided rows keep one vector per step.
     for light in [
         spec("gaussian", Some((5, 5))),

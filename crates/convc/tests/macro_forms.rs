@@ -335,38 +335,48 @@ fn heavy_separable_rows_at_every_alignment_get_the_same_bits() {
     // the first column whose input starts a line, reached with single vectors:
     // inputs whose rows start at every element of a line, in rows long enough
     // for the joined steps (203) and barely so (40), give the bits of a packed
-    // image and the reference's values.
+    // image and the reference's values; for f32 (lines of 16) and f64 (8).
     let g15 = conv!(gaussian(sigma = 3), 15x15, border = reflect);
-    for w in [203, 40] {
+    rows_at_every_alignment_get_the_same_bits(&g15, &[203, 40]);
+    let g13 = conv!(gaussian(sigma = 2), 13x13, border = reflect, dtype = f64);
+    rows_at_every_alignment_get_the_same_bits(&g13, &[203, 24]);
+}
+
+/// Runs `c` with every instruction set on images of width `widths` whose rows
+/// start at every element of a cache line (a pitch that is not a whole number
+/// of lines): each gives the bits of the packed image, which agree with the
+/// reference.
+fn rows_at_every_alignment_get_the_same_bits<C: Convolution>(c: &C, widths: &[usize]) {
+    let line = 64 / std::mem::size_of::<C::Elem>();
+    for &w in widths {
         let h = 20;
-        let src = image::<f32>(7, w, h);
-        for isa in g15.isas() {
+        let src = image::<C::Elem>(7, w, h);
+        for isa in c.isas() {
             let want = {
-                let mut dst = Image::<f32>::zeros(w, h).unwrap();
-                g15.apply_with_isa(isa, &src.view(), &mut dst.view_mut())
+                let mut dst = Image::<C::Elem>::zeros(w, h).unwrap();
+                c.apply_with_isa(isa, &src.view(), &mut dst.view_mut())
                     .unwrap();
-                if let Err(m) =
-                    check_against_reference(g15.spec(), &src.view(), &dst.view()).unwrap()
+                if let Err(m) = check_against_reference(c.spec(), &src.view(), &dst.view()).unwrap()
                 {
                     panic!("{isa}: {m}");
                 }
                 dst
             };
-            for offset in 0..16 {
+            for offset in 0..line {
                 let pitch = w + 5;
-                let mut buf = vec![f32::NAN; offset + pitch * h];
+                let mut buf = vec![C::Elem::from_f64(f64::NAN); offset + pitch * h];
                 for y in 0..h {
                     let row = offset + y * pitch;
                     buf[row..row + w].copy_from_slice(&src.data()[y * w..(y + 1) * w]);
                 }
                 let view = ImageView::with_pitch(&buf[offset..], w, h, pitch).unwrap();
-                let mut dst = Image::<f32>::zeros(w, h).unwrap();
-                g15.apply_with_isa(isa, &view, &mut dst.view_mut()).unwrap();
+                let mut dst = Image::<C::Elem>::zeros(w, h).unwrap();
+                c.apply_with_isa(isa, &view, &mut dst.view_mut()).unwrap();
                 assert!(
                     dst.data()
                         .iter()
                         .zip(want.data())
-                        .all(|(a, b)| a.to_bits() == b.to_bits()),
+                        .all(|(a, b)| a.to_f64().to_bits() == b.to_f64().to_bits()),
                     "{isa}, width {w}, first element at {offset}"
                 );
             }

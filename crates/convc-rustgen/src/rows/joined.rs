@@ -16,17 +16,17 @@ pub(super) enum Flavor {
     /// One vector per step; the odd offsets below the lane count, each one
     /// permute of `ja` and `jb` (`Simd::CHEAP_JOIN`: 512-bit vectors).
     Odd,
-    /// Two vectors of 8 x `f32` per step, whose first input sits at the start
-    /// of a cache line; the offsets whose loads would straddle two lines (9 to
-    /// 15 elements past a line's start), each a `vpalignr` of two loaded vectors
-    /// or of one and their middle halves (`Simd::JOINS_LINES`: AVX2).
+    /// Two vectors of half a cache line per step (8 x `f32` or 4 x `f64`),
+    /// whose first input sits at the start of a cache line; the offsets whose
+    /// loads would straddle two lines (`f32`: 9 to 15 elements past a line's
+    /// start; `f64`: 5 to 7), each a `vpalignr` of two loaded vectors or of one
+    /// and their middle halves, or those halves alone (`Simd::JOINS_LINES`:
+    /// AVX2).
     Lines,
 }
 
-/// Elements of 4 bytes in a 64-byte cache line.
-const LINE: usize = 16;
-/// Lanes of the [`Flavor::Lines`] vectors.
-const LINES_LANES: usize = 8;
+/// Bytes of a cache line.
+const LINE_BYTES: usize = 64;
 /// Output vectors per [`Flavor::Lines`] step: one cache line of each output row.
 pub(super) const LINES_VECTORS: usize = 2;
 
@@ -54,6 +54,8 @@ pub(super) struct Joined {
     c0: usize,
     first: Ident,
     lanes: usize,
+    /// Elements of a cache line.
+    line: usize,
     /// The vectors `j{m}` a [`Flavor::Lines`] step loads.
     loaded: BTreeSet<usize>,
     /// Columns from `i` of every source slice that one step reads: its last
@@ -73,7 +75,7 @@ impl Joined {
             Flavor::Lines => {
                 let loads = self.loaded.iter().map(|&m| {
                     let j = format_ident!("j{m}");
-                    let at = usize_lit(m * LINES_LANES);
+                    let at = usize_lit(m * self.lanes);
                     quote!(let #j = simd.load(#s, i + #at);)
                 });
                 quote!(#(#loads)*)
@@ -92,10 +94,10 @@ impl Joined {
                 quote!(let #x = simd.join(ja, jb, #d);)
             }
             Flavor::Lines => {
-                let d = d + v * LINES_LANES;
-                let (m, r) = (d / LINES_LANES, d % LINES_LANES);
+                let d = d + v * self.lanes;
+                let (m, r) = (d / self.lanes, d % self.lanes);
                 let j = format_ident!("j{m}");
-                if straddles(d) {
+                if straddles(d, self.lanes, self.line) {
                     let k = format_ident!("j{}", m + 1);
                     let r = usize_lit(r);
                     quote!(let #x = simd.join_const::<#r>(#j, #k);)
@@ -106,7 +108,7 @@ impl Joined {
                     if v == 0 {
                         quote!(let #x = simd.load(#s, i);)
                     } else {
-                        let at = usize_lit(v * LINES_LANES);
+                        let at = usize_lit(v * self.lanes);
                         quote!(let #x = simd.load(#s, i + #at);)
                     }
                 }
@@ -119,10 +121,10 @@ impl Joined {
     }
 }
 
-/// Whether a vector of 8 x `f32` loaded `d` elements past a cache line's start
-/// straddles two lines.
-fn straddles(d: usize) -> bool {
-    d % LINE > LINE - LINES_LANES
+/// Whether a vector of `lanes` elements loaded `d` elements past the start of
+/// a cache line of `line` elements straddles two lines.
+fn straddles(d: usize, lanes: usize, line: usize) -> bool {
+    d % line > line - lanes
 }
 
 impl Pass<'_> {
@@ -178,10 +180,11 @@ impl Pass<'_> {
             step_fn(&lines, &step, LINES_VECTORS);
             let first = &lines.first;
             let reach = usize_lit(lines.reach);
-            let line = usize_lit(LINE);
-            let width = usize_lit(LINES_VECTORS * LINES_LANES);
+            let line = usize_lit(lines.line);
+            let lanes = usize_lit(lines.lanes);
+            let width = usize_lit(LINES_VECTORS * lines.lanes);
             loops.extend(quote! {
-                if S::JOINS_LINES && S::LANES == 8 {
+                if S::JOINS_LINES && S::LANES == #lanes {
                     // The step's joins assume that `first[i]` starts a cache
                     // line: single vectors reach one, the last overlapping the
                     // step's first columns (same sums, same values).
@@ -221,18 +224,17 @@ impl Pass<'_> {
     }
 
     /// The [`Joined`] step of a heavy horizontal pass without a column stride
-    /// whose taps read at least two columns (and, for [`Flavor::Lines`], of
-    /// `f32`); `None` for any other pass.
+    /// whose taps read at least two columns; `None` for any other pass.
     fn joined(&self, flavor: Flavor, dtype: DType, slices: &[Ident]) -> Option<Joined> {
         let columns: Vec<usize> = self.sources().into_iter().map(|(_, c)| c).collect();
         if self.kind != Kind::Horizontal || !self.heavy || self.sx != 1 || columns.len() < 2 {
             return None;
         }
         let c0 = columns[0];
+        let line = LINE_BYTES / dtype.size_bytes();
         let (lanes, vectors) = match flavor {
-            Flavor::Odd => (64 / dtype.size_bytes(), 1),
-            Flavor::Lines if dtype == DType::F32 => (LINES_LANES, LINES_VECTORS),
-            Flavor::Lines => return None,
+            Flavor::Odd => (line, 1),
+            Flavor::Lines => (line / 2, LINES_VECTORS),
         };
         let offsets = columns
             .iter()
@@ -240,7 +242,7 @@ impl Pass<'_> {
         let loaded: BTreeSet<usize> = match flavor {
             Flavor::Odd => BTreeSet::new(),
             Flavor::Lines => offsets
-                .filter(|&d| straddles(d))
+                .filter(|&d| straddles(d, lanes, line))
                 .flat_map(|d| [d / lanes, d / lanes + 1])
                 .collect(),
         };
@@ -256,6 +258,7 @@ impl Pass<'_> {
             c0,
             first: slices[0].clone(),
             lanes,
+            line,
             loaded,
             reach,
         })

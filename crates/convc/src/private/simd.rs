@@ -48,7 +48,7 @@ pub trait Simd<T: Lanes>: Copy + Debug + 'static {
     /// shifted input vectors with it rather than load them.
     const CHEAP_JOIN: bool = false;
     /// Whether [`Simd::join_const`] is at most two in-register instructions
-    /// and a vector is half a cache line (AVX2's 8 x `f32`): generated
+    /// and a vector is half a cache line (AVX2's 8 x `f32` and 4 x `f64`): generated
     /// horizontal passes of heavy plans then make the shifted input vectors
     /// that would straddle two cache lines with it rather than load them.
     const JOINS_LINES: bool = false;
@@ -150,8 +150,8 @@ pub trait Simd<T: Lanes>: Copy + Debug + 'static {
         self.load(&lanes[..2 * Self::LANES], d)
     }
     /// [`Simd::join`] by a constant `D < LANES`, for the tokens that have a
-    /// shorter form when `D` is known (AVX2's 8 x `f32`, whose `join` takes two
-    /// permutes and a blend for any `d`).
+    /// shorter form when `D` is known (AVX2's 8 x `f32` and 4 x `f64`, whose
+    /// `join` takes two permutes and a blend for any `d`).
     ///
     /// # Panics
     /// As [`Simd::join`].
@@ -449,6 +449,28 @@ mod x86 {
         }
     }
 
+    /// `Simd::join_const::<D>` of 4 x `f64` by AVX2: [`join_const_avx2`] of
+    /// twice as many `f32` lanes (`vperm2f128`, then `vpalignr` by 8 bytes for
+    /// odd `D`).
+    ///
+    /// # Safety
+    /// The CPU must have AVX2.
+    #[inline(always)]
+    unsafe fn join_const_avx2_f64<const D: usize>(lo: __m256d, hi: __m256d) -> __m256d {
+        // SAFETY: the caller's token proves AVX2.
+        unsafe {
+            let (lo, hi) = (_mm256_castpd_ps(lo), _mm256_castpd_ps(hi));
+            let joined = match D {
+                0 => lo,
+                1 => join_const_avx2::<2>(lo, hi),
+                2 => join_const_avx2::<4>(lo, hi),
+                3 => join_const_avx2::<6>(lo, hi),
+                _ => hi,
+            };
+            _mm256_castps_pd(joined)
+        }
+    }
+
     /// Lanes `d..d + 4` of each 128-bit half of `hi:lo` (`vpalignr` by `4 d`
     /// bytes, `d` 1 to 3 and constant after inlining).
     ///
@@ -726,7 +748,8 @@ mod x86 {
             // Lane `l` of `f64` is lanes `2l, 2l + 1` of `f32`.
             let (lo, hi) = (_mm256_castpd_ps(lo.0), _mm256_castpd_ps(hi.0));
             _mm256_castps_pd(join_avx2(lo, hi, 2 * d as i32))
-        }
+        },
+        join_const = |lo, hi| join_const_avx2_f64::<D>(lo.0, hi.0)
     );
     vector!(
         /// 4 x `f32` (SSE2).
